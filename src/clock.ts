@@ -1,0 +1,31 @@
+/**
+ * Time as the relay's timing logic sees it. Injected everywhere a delay is decided, so that
+ * retry and backoff are tested with a fake clock instead of real elapsed milliseconds.
+ */
+export interface Clock {
+  /** Milliseconds since an arbitrary origin; only differences are meaningful. */
+  now(): number;
+  /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  sleep(ms, signal) {
+    return new Promise((resolve) => {
+      if (signal?.aborted === true) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      // Unref'd: a pending backoff alone must not keep a closing process alive.
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  },
+};

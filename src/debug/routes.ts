@@ -1,0 +1,37 @@
+import Fastify, { LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Endpoint } from '../endpoint/pipeline.ts';
+import { expvar } from '../metrics/expvar.ts';
+import type { IngestStats } from '../metrics/ingest-stats.ts';
+import type { RelayMetrics } from '../metrics/registry.ts';
+
+export interface DebugDeps {
+  readonly log: Logger;
+  readonly endpoints: readonly Endpoint[];
+  readonly ingest: IngestStats;
+  readonly metrics: RelayMetrics;
+  readonly startedAt: number;
+  /** Ready means listening and not shutting down. */
+  readonly isReady: () => boolean;
+}
+
+/** The operations listener: `/debug/vars`, `/metrics`, `/healthz`, `/readyz`. */
+export function buildDebugApp(deps: DebugDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  });
+  app.get('/debug/vars', async () => expvar(deps.endpoints, deps.ingest, deps.startedAt));
+  app.get('/metrics', async (_req, reply) => {
+    const body = await deps.metrics.register.metrics();
+    return reply.type(deps.metrics.register.contentType).send(body);
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) =>
+    deps.isReady()
+      ? { status: 'ready' }
+      : reply.code(503).send({ status: 'not ready', reason: 'starting or shutting down' }),
+  );
+  return app;
+}

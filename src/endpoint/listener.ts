@@ -1,0 +1,22 @@
+import type { RelayEvent } from '../event.ts';
+
+/** What one HTTP attempt came to. */
+export type AttemptOutcome =
+  | { readonly kind: 'success'; readonly status: number; readonly durationMs: number }
+  | { readonly kind: 'failure'; readonly status: number; readonly durationMs: number }
+  | { readonly kind: 'error'; readonly code: string; readonly durationMs: number };
+
+/**
+ * How a pipeline reports what happens to its events. Sinks call these and never import a
+ * metrics library; the metrics module implements it (see metrics/endpoint-stats.ts).
+ */
+export interface EndpointListener {
+  /** The event passed the filter and entered the queue (the registry's `Events`). */
+  onQueued(event: RelayEvent): void;
+  /** The queue was full and dropped this, its oldest event. */
+  onDropped(event: RelayEvent): void;
+  /** One HTTP attempt finished (the registry's `Successes`, `Failures`, `Errors`). */
+  onAttempt(outcome: AttemptOutcome): void;
+  /** The endpoint answered 2xx for this event; it is no longer pending. */
+  onDelivered(event: RelayEvent): void;
+}

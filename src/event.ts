@@ -1,0 +1,80 @@
+/**
+ * One registry notification event as the relay carries it. `body` is the event exactly as
+ * received, unknown fields included; `json` is its serialisation, made once at ingest and
+ * shared by every endpoint, so that fan-out costs no re-encoding and no copies.
+ */
+export interface RelayEvent {
+  readonly id: string;
+  readonly action: string;
+  readonly mediaType: string | undefined;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly json: string;
+  /** Clock time (ms) at which ingest accepted the event: the start of delivery latency. */
+  readonly acceptedAt: number;
+}
+
+/** Why an envelope was refused, and where in it. */
+export class EnvelopeError extends Error {
+  readonly code = 'RELAY_BAD_ENVELOPE';
+  readonly where: string;
+
+  constructor(where: string, message: string) {
+    super(`${where}: ${message}`);
+    this.name = 'EnvelopeError';
+    this.where = where;
+  }
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Validates a parsed envelope `{"events":[...]}`. Each event needs a non-empty string `id`,
+ * a string `action` and an object `target`; everything else is carried through untouched.
+ * Throws EnvelopeError naming the first problem and where it is.
+ */
+export function readEnvelope(parsed: unknown, acceptedAt: number): RelayEvent[] {
+  if (!isObject(parsed)) {
+    throw new EnvelopeError('body', `expected an object {"events":[...]}, got ${kindOf(parsed)}`);
+  }
+  const events = parsed['events'];
+  if (!Array.isArray(events)) {
+    throw new EnvelopeError('events', `expected an array of events, got ${kindOf(events)}`);
+  }
+  return events.map((event: unknown, i) => {
+    const where = `events[${i}]`;
+    if (!isObject(event)) {
+      throw new EnvelopeError(where, `expected an event object, got ${kindOf(event)}`);
+    }
+    const { id, action, target } = event;
+    if (typeof id !== 'string' || id === '') {
+      throw new EnvelopeError(`${where}.id`, `expected a non-empty string, got ${kindOf(id)}`);
+    }
+    if (typeof action !== 'string') {
+      throw new EnvelopeError(`${where}.action`, `expected a string, got ${kindOf(action)}`);
+    }
+    if (!isObject(target)) {
+      throw new EnvelopeError(`${where}.target`, `expected an object, got ${kindOf(target)}`);
+    }
+    const mediaType = target['mediaType'];
+    return {
+      id,
+      action,
+      mediaType: typeof mediaType === 'string' && mediaType !== '' ? mediaType : undefined,
+      body: event,
+      json: JSON.stringify(event),
+      acceptedAt,
+    };
+  });
+}
+
+/** The registry's request body for a list of events. */
+export function envelopeBody(events: readonly RelayEvent[]): string {
+  return `{"events":[${events.map((e) => e.json).join(',')}]}`;
+}

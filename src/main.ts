@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { createLogger } from './logger.ts';
+import { startRelay } from './server.ts';
+
+const USAGE = `usage:
+  registry-relay --config FILE      run the relay (or set RELAY_CONFIG=FILE)
+  registry-relay check-config FILE  validate FILE; exit 0 if valid, 2 if not
+  registry-relay --help`;
+
+/** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or invalid config. */
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  if (positionals[0] === 'check-config') {
+    const file = positionals[1] ?? values.config;
+    if (file === undefined || positionals.length > 2) {
+      process.stderr.write(`check-config needs exactly one FILE\n${USAGE}\n`);
+      return 2;
+    }
+    try {
+      const config = await loadConfig(file);
+      const names = config.notifications.endpoints.map((e) => e.name).join(', ');
+      process.stdout.write(
+        `${file}: valid (${config.notifications.endpoints.length} endpoints: ${names})\n`,
+      );
+      return 0;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+  }
+  if (positionals.length > 0) {
+    process.stderr.write(`unknown command ${JSON.stringify(positionals[0])}\n${USAGE}\n`);
+    return 2;
+  }
+
+  const file = values.config ?? process.env['RELAY_CONFIG'];
+  if (file === undefined || file === '') {
+    process.stderr.write(`no config: pass --config FILE or set RELAY_CONFIG\n${USAGE}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = await loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const log = createLogger(config.log.level);
+  let running;
+  try {
+    running = await startRelay(config, { log });
+  } catch (err) {
+    log.fatal({ err }, 'cannot start: a listener failed to listen');
+    return 1;
+  }
+  const running_ = running;
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+        resolve(1);
+        return;
+      }
+      log.info({ signal }, 'signal received');
+      running_.stop().then(
+        () => {
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Flush stdout (pino writes synchronously) and leave; stragglers must not hold us up.
+    setImmediate(() => process.exit(code)).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`registry-relay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,98 @@
+import type { RelayEvent } from '../event.ts';
+import { statusText } from '../endpoint/http.ts';
+import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
+import type { Clock } from '../clock.ts';
+import type { RelayMetrics } from './registry.ts';
+
+/**
+ * One endpoint's figures: plain counters for `/debug/vars` (the registry's expvar shape) and
+ * the matching Prometheus series, both fed by the pipeline through EndpointListener.
+ */
+export class EndpointStats implements EndpointListener {
+  events = 0;
+  pending = 0;
+  successes = 0;
+  failures = 0;
+  errors = 0;
+  dropped = 0;
+  readonly statuses = new Map<string, number>();
+  /** Accept-to-delivered latency of delivered events. */
+  readonly latency = { count: 0, sumMs: 0, maxMs: 0 };
+
+  readonly #clock: Clock;
+  readonly #metrics: RelayMetrics;
+  readonly #endpoint: string;
+  readonly #prom;
+
+  constructor(endpoint: string, metrics: RelayMetrics, clock: Clock) {
+    this.#endpoint = endpoint;
+    this.#metrics = metrics;
+    this.#clock = clock;
+    // Children bound once: label lookup stays off the per-event path.
+    this.#prom = {
+      events: metrics.events.labels('Events', endpoint),
+      successes: metrics.events.labels('Successes', endpoint),
+      failures: metrics.events.labels('Failures', endpoint),
+      errors: metrics.events.labels('Errors', endpoint),
+      pending: metrics.pending.labels(endpoint),
+      dropped: metrics.dropped.labels(endpoint),
+      latency: metrics.deliveryLatency.labels(endpoint),
+      attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
+      attemptFailure: metrics.attemptDuration.labels(endpoint, 'failure'),
+      attemptError: metrics.attemptDuration.labels(endpoint, 'error'),
+    };
+    // Every series exists from the start, so a scrape shows the endpoint before traffic.
+    this.#prom.events.inc(0);
+    this.#prom.successes.inc(0);
+    this.#prom.failures.inc(0);
+    this.#prom.errors.inc(0);
+    this.#prom.pending.set(0);
+    this.#prom.dropped.inc(0);
+  }
+
+  onQueued(): void {
+    this.events += 1;
+    this.pending += 1;
+    this.#prom.events.inc();
+    this.#prom.pending.inc();
+  }
+
+  onDropped(): void {
+    this.dropped += 1;
+    this.pending -= 1;
+    this.#prom.dropped.inc();
+    this.#prom.pending.dec();
+  }
+
+  onAttempt(outcome: AttemptOutcome): void {
+    const seconds = outcome.durationMs / 1000;
+    if (outcome.kind === 'error') {
+      this.errors += 1;
+      this.#prom.errors.inc();
+      this.#prom.attemptError.observe(seconds);
+      return;
+    }
+    const key = statusText(outcome.status);
+    this.statuses.set(key, (this.statuses.get(key) ?? 0) + 1);
+    this.#metrics.statuses.labels(key, this.#endpoint).inc();
+    if (outcome.kind === 'success') {
+      this.successes += 1;
+      this.#prom.successes.inc();
+      this.#prom.attemptSuccess.observe(seconds);
+    } else {
+      this.failures += 1;
+      this.#prom.failures.inc();
+      this.#prom.attemptFailure.observe(seconds);
+    }
+  }
+
+  onDelivered(event: RelayEvent): void {
+    this.pending -= 1;
+    this.#prom.pending.dec();
+    const ms = Math.max(0, this.#clock.now() - event.acceptedAt);
+    this.latency.count += 1;
+    this.latency.sumMs += ms;
+    if (ms > this.latency.maxMs) this.latency.maxMs = ms;
+    this.#prom.latency.observe(ms / 1000);
+  }
+}

@@ -1,0 +1,82 @@
+import type { Endpoint } from '../endpoint/pipeline.ts';
+import type { IngestStats } from './ingest-stats.ts';
+
+const REDACTED = '<redacted>';
+
+/** The endpoint URL without credentials: userinfo is a secret like any header value. */
+export function displayUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.username !== '' || url.password !== '') {
+    url.username = 'redacted';
+    url.password = '';
+  }
+  return url.toString();
+}
+
+// Go marshals an empty (nil) slice as null; scrapers written against the registry expect it.
+const goSlice = (list: readonly string[]): readonly string[] | null =>
+  list.length === 0 ? null : list;
+
+/**
+ * `/debug/vars` in the shape registry 2.8.2 serves, so existing scrapers keep working, with
+ * every header value redacted. Relay-only figures sit beside it under `relay`.
+ */
+export function expvar(endpoints: readonly Endpoint[], ingest: IngestStats, startedAt: number) {
+  const mem = process.memoryUsage();
+  return {
+    registry: {
+      notifications: {
+        endpoints: endpoints.map(({ config, stats }) => ({
+          name: config.name,
+          url: displayUrl(config.url),
+          Headers: Object.fromEntries(
+            Object.entries(config.headers).map(([k, v]) => [k, v.map(() => REDACTED)]),
+          ),
+          Timeout: config.timeoutNs,
+          Threshold: config.threshold,
+          Backoff: config.backoffNs,
+          IgnoredMediaTypes: goSlice(config.ignoredMediaTypes),
+          Ignore: {
+            MediaTypes: goSlice(config.ignore.mediaTypes),
+            Actions: goSlice(config.ignore.actions),
+          },
+          Disabled: config.disabled,
+          Metrics: {
+            Pending: stats.pending,
+            Events: stats.events,
+            Successes: stats.successes,
+            Failures: stats.failures,
+            Errors: stats.errors,
+            Statuses: Object.fromEntries(stats.statuses),
+          },
+        })),
+      },
+    },
+    relay: {
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      ingest: {
+        events: ingest.events,
+        duplicates: ingest.duplicates,
+        requests: Object.fromEntries([...ingest.requests].map(([k, v]) => [String(k), v])),
+      },
+      endpoints: endpoints.map(({ config, stats }) => ({
+        name: config.name,
+        MaxPending: config.maxPending,
+        Dropped: stats.dropped,
+        DeliveryLatency: {
+          Count: stats.latency.count,
+          MeanMs: stats.latency.count === 0 ? 0 : stats.latency.sumMs / stats.latency.count,
+          MaxMs: stats.latency.maxMs,
+        },
+      })),
+    },
+    cmdline: process.argv,
+    memstats: {
+      Sys: mem.rss,
+      HeapAlloc: mem.heapUsed,
+      HeapSys: mem.heapTotal,
+      External: mem.external,
+      ArrayBuffers: mem.arrayBuffers,
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { RelayMetrics } from './registry.ts';
+
+/** Ingest's figures, for `/debug/vars` (`relay.ingest`) and Prometheus alike. */
+export class IngestStats {
+  events = 0;
+  duplicates = 0;
+  readonly requests = new Map<number, number>();
+  readonly #metrics: RelayMetrics;
+
+  constructor(metrics: RelayMetrics) {
+    this.#metrics = metrics;
+    metrics.duplicates.inc(0);
+    metrics.ingestEvents.inc(0);
+  }
+
+  accepted(count: number): void {
+    this.events += count;
+    this.#metrics.ingestEvents.inc(count);
+  }
+
+  duplicate(count: number): void {
+    this.duplicates += count;
+    this.#metrics.duplicates.inc(count);
+  }
+
+  answered(status: number): void {
+    this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
+    this.#metrics.ingestRequests.labels(String(status)).inc();
+  }
+}

@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+
+/**
+ * Every Prometheus metric of one relay, on a Registry of its own: two relays in one process
+ * (as in tests) never share metric state. Names of the registry's own metrics are kept
+ * exactly (distribution/notifications/metrics.go), so existing dashboards keep working.
+ */
+export function createMetrics() {
+  const register = new Registry();
+  collectDefaultMetrics({ register });
+  const registers = [register];
+  return {
+    register,
+    events: new Counter({
+      name: 'registry_notifications_events_total',
+      help: 'Events per endpoint by type: Events (queued after filtering), Successes, Failures and Errors (attempts).',
+      labelNames: ['type', 'endpoint'] as const,
+      registers,
+    }),
+    // A gauge despite the suffix: the registry named it so, and dashboards use the name.
+    pending: new Gauge({
+      name: 'registry_notifications_pending_total',
+      help: 'Events accepted for the endpoint and not yet delivered or dropped.',
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
+    statuses: new Counter({
+      name: 'registry_notifications_status_total',
+      help: 'HTTP answers per endpoint, by status line such as "202 Accepted".',
+      labelNames: ['code', 'endpoint'] as const,
+      registers,
+    }),
+    deliveryLatency: new Histogram({
+      name: 'relay_delivery_latency_seconds',
+      help: 'Time from ingest accepting an event to the endpoint answering 2xx for it, retries included.',
+      labelNames: ['endpoint'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    attemptDuration: new Histogram({
+      name: 'relay_attempt_duration_seconds',
+      help: 'Duration of single HTTP delivery attempts, by outcome (success, failure, error).',
+      labelNames: ['endpoint', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'relay_events_dropped_total',
+      help: "Events dropped because the endpoint's queue was full (queue.maxPending).",
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'relay_duplicate_events_total',
+      help: 'Events acknowledged but not delivered again because their id was accepted recently.',
+      registers,
+    }),
+    ingestEvents: new Counter({
+      name: 'relay_ingest_events_total',
+      help: 'Events accepted by ingest (duplicates excluded), before per-endpoint filtering.',
+      registers,
+    }),
+    ingestRequests: new Counter({
+      name: 'relay_ingest_requests_total',
+      help: 'Requests to the ingest listener, by HTTP status answered.',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+  };
+}
+
+export type RelayMetrics = ReturnType<typeof createMetrics>;

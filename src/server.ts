@@ -1,0 +1,78 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildRelay, type DrainReport, type Relay } from './app.ts';
+import type { Clock } from './clock.ts';
+import type { RelayConfig } from './config/schema.ts';
+
+export interface RunningRelay {
+  readonly relay: Relay;
+  /** Base URLs of the two listeners, e.g. http://127.0.0.1:5080 */
+  readonly ingestUrl: string;
+  readonly debugUrl: string;
+  /**
+   * Graceful shutdown: readiness fails and ingest answers 503 at once, queues drain until
+   * `shutdown.timeout`, what is left is logged per endpoint, then both listeners close.
+   * Safe to call twice (the second call returns the first's result).
+   */
+  stop(): Promise<DrainReport>;
+}
+
+function baseUrl(app: Relay['ingest']): string {
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${host}:${addr.port}`;
+}
+
+/** Builds a relay and makes both listeners listen. */
+export async function startRelay(
+  config: RelayConfig,
+  deps: { log: Logger; clock?: Clock },
+): Promise<RunningRelay> {
+  const relay = buildRelay(config, deps);
+  try {
+    await relay.ingest.listen({ host: config.http.addr.host, port: config.http.addr.port });
+    await relay.debug.listen({
+      host: config.http.debug.addr.host,
+      port: config.http.debug.addr.port,
+    });
+  } catch (err) {
+    await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
+    relay.endpoints.forEach((e) => e.sink?.destroy());
+    throw err;
+  }
+  relay.markListening();
+  const ingestUrl = baseUrl(relay.ingest);
+  const debugUrl = baseUrl(relay.debug);
+  deps.log.info(
+    {
+      ingest: ingestUrl,
+      debug: debugUrl,
+      endpoints: config.notifications.endpoints.map((e) => e.name),
+    },
+    'registry-relay listening',
+  );
+
+  let stopping: Promise<DrainReport> | undefined;
+  const stop = async (): Promise<DrainReport> => {
+    relay.beginShutdown();
+    const timeoutMs = config.shutdown.timeout / 1e6;
+    deps.log.info({ timeoutMs }, 'shutting down: ingest refuses new events, draining queues');
+    const report = await relay.drain(timeoutMs);
+    for (const { endpoint, pending } of report.undelivered) {
+      if (pending > 0) {
+        deps.log.warn({ endpoint, undelivered: pending }, 'events left undelivered at shutdown');
+      } else {
+        deps.log.info({ endpoint, undelivered: 0 }, 'endpoint drained');
+      }
+    }
+    await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
+    deps.log.info({ drained: report.drained }, 'registry-relay stopped');
+    return report;
+  };
+  return {
+    relay,
+    ingestUrl,
+    debugUrl,
+    stop: () => (stopping ??= stop()),
+  };
+}

@@ -1,0 +1,33 @@
+import type { RelayEvent } from './event.ts';
+
+/**
+ * Where events go. Every stage of an endpoint's pipeline (filter, queue, retry, HTTP) is a
+ * Sink that wraps the next one, as in docker/go-events.
+ */
+export interface Sink {
+  /**
+   * Hands over one event. Resolves when this stage is done with it: the filter and the
+   * queue take it synchronously (before `write` returns), the retrying sink when it is
+   * delivered, the HTTP sink after one successful attempt. Rejects with SinkClosedError
+   * once the sink is destroyed, or with DeliveryError for a failed HTTP attempt.
+   */
+  write(event: RelayEvent): Promise<void>;
+  /** Stops taking events, finishes what this stage holds, then closes what it wraps. */
+  close(): Promise<void>;
+  /** Abandons what is in progress at once and destroys what it wraps. Safe to call twice. */
+  destroy(): void;
+}
+
+/** The sink was closed or destroyed; the event was not taken. */
+export class SinkClosedError extends Error {
+  readonly code = 'RELAY_SINK_CLOSED';
+  readonly endpoint: string;
+
+  constructor(endpoint: string) {
+    super(`endpoint ${endpoint}: sink is closed`);
+    this.name = 'SinkClosedError';
+    this.endpoint = endpoint;
+  }
+}
+
+export const RESOLVED: Promise<void> = Promise.resolve();
