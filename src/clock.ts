@@ -5,7 +5,7 @@
 export interface Clock {
   /** Milliseconds since an arbitrary origin; only differences are meaningful. */
   now(): number;
-  /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
+  /** Resolves after `ms`, or at once when `signal` aborts (clearing the timer). Never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -22,9 +22,9 @@ export const systemClock: Clock = {
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      // Unref'd: a pending backoff alone must not keep a closing process alive.
+      // Not unref'd: a shutdown deadline must fire even when nothing else is alive. Every
+      // sleep of the relay takes a signal that destroy/shutdown aborts, which clears it.
       const timer = setTimeout(done, ms);
-      timer.unref();
       signal?.addEventListener('abort', done, { once: true });
     });
   },

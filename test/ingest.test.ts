@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildRelay, type Relay } from '../src/app.ts';
+import { envelope, makeConfig, memoryLogger, pushEvent, V1 } from './helpers.ts';
+
+type Body = { error?: string; message?: string; where?: string; accepted?: number; duplicates?: number };
+
+describe('ingest POST /events', () => {
+  let relay: Relay;
+  before(() => {
+    // Unreachable endpoint: these tests look at what ingest answers, not at delivery.
+    const config = makeConfig([{ name: 'a', url: 'http://127.0.0.1:9/', backoff: '1h' }], {
+      http: { maxBodySize: 2048, auth: { tokens: ['s3cret', 'other-token'] } },
+    });
+    relay = buildRelay(config, { log: memoryLogger().log });
+  });
+  after(async () => {
+    await relay.drain(0);
+    await relay.ingest.close();
+  });
+
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    relay.ingest.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { authorization: 'Bearer s3cret', 'content-type': V1, ...headers },
+      body,
+    });
+
+  it('accepts the registry envelope types and plain JSON, with parameters', async () => {
+    for (const type of [
+      V1,
+      'application/vnd.docker.distribution.events.v2+json',
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/vnd.docker.distribution.events.v1+json; charset=UTF-8',
+    ]) {
+      const res = await post(envelope(pushEvent()), { 'content-type': type });
+      assert.equal(res.statusCode, 202, `${type}: ${res.body}`);
+      assert.deepEqual(res.json(), { accepted: 1, duplicates: 0 });
+    }
+    const pending = relay.endpoints[0]?.stats.events;
+    assert.equal(pending, 5, 'every accepted event reached the endpoint queue before 2xx');
+  });
+
+  it('answers 415 for other content types, naming the accepted ones', async () => {
+    for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
+      const res = await post(envelope(pushEvent()), { 'content-type': type });
+      assert.equal(res.statusCode, 415, type);
+      const body = res.json<Body>();
+      assert.equal(body.error, 'unsupported_media_type');
+      assert.match(body.message ?? '', /application\/vnd\.docker\.distribution\.events\.v1\+json/);
+    }
+    const none = await relay.ingest.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { authorization: 'Bearer s3cret' },
+      payload: Buffer.from(envelope(pushEvent())),
+    });
+    assert.equal(none.statusCode, 415);
+  });
+
+  it('answers 400 for malformed JSON and an empty body', async () => {
+    const bad = await post('{"events": [');
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json<Body>().error, 'malformed_json');
+    assert.match(bad.json<Body>().message ?? '', /not valid JSON/);
+    const empty = await post('');
+    assert.equal(empty.statusCode, 400);
+    assert.equal(empty.json<Body>().error, 'empty_body');
+  });
+
+  it('answers 400 for a wrong shape, saying what and where', async () => {
+    const cases: [string, string][] = [
+      ['[]', 'body'],
+      ['{"event":[]}', 'events'],
+      ['{"events":{}}', 'events'],
+      ['{"events":[1]}', 'events[0]'],
+      [envelope(pushEvent(), pushEvent({ id: 7 })), 'events[1].id'],
+      [envelope(pushEvent({ id: '' })), 'events[0].id'],
+      [envelope(pushEvent({ action: null })), 'events[0].action'],
+      [envelope(pushEvent({ target: 'x' })), 'events[0].target'],
+      [envelope({ id: 'x', action: 'push' }), 'events[0].target'],
+    ];
+    const before = relay.endpoints[0]?.stats.events ?? 0;
+    for (const [body, where] of cases) {
+      const res = await post(body);
+      assert.equal(res.statusCode, 400, body);
+      const json = res.json<Body>();
+      assert.equal(json.error, 'bad_envelope');
+      assert.equal(json.where, where, body);
+      assert.ok(json.message?.startsWith(`${where}: expected`), json.message);
+    }
+    assert.equal(relay.endpoints[0]?.stats.events, before, 'nothing of a refused envelope is queued');
+  });
+
+  it('answers 401 for a missing or wrong token, 202 for any configured one', async () => {
+    for (const auth of [undefined, 'Bearer wrong', 'Bearer s3cre', 'Basic czNjcmV0', 's3cret', 'Bearer']) {
+      const headers: Record<string, string> = { 'content-type': V1 };
+      if (auth !== undefined) headers['authorization'] = auth;
+      const res = await relay.ingest.inject({ method: 'POST', url: '/events', headers, body: envelope(pushEvent()) });
+      assert.equal(res.statusCode, 401, String(auth));
+      assert.equal(res.json<Body>().error, 'unauthorized');
+      assert.match(String(res.headers['www-authenticate']), /^Bearer/);
+    }
+    const ok = await post(envelope(pushEvent()), { authorization: 'Bearer other-token' });
+    assert.equal(ok.statusCode, 202);
+  });
+
+  it('answers 413 over http.maxBodySize', async () => {
+    const big = envelope(pushEvent({ padding: 'x'.repeat(4096) }));
+    const res = await post(big);
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.json<Body>().error, 'payload_too_large');
+    assert.match(res.json<Body>().message ?? '', /2048 bytes/);
+  });
+
+  it('answers 404 in JSON elsewhere', async () => {
+    const res = await relay.ingest.inject({
+      method: 'GET',
+      url: '/events',
+      headers: { authorization: 'Bearer s3cret' },
+    });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json<Body>().error, 'not_found');
+  });
+
+  it('acknowledges a re-sent event id without delivering it again', async () => {
+    const e = pushEvent();
+    const before = relay.endpoints[0]?.stats.events ?? 0;
+    const first = await post(envelope(e));
+    assert.deepEqual(first.json(), { accepted: 1, duplicates: 0 });
+    const again = await post(envelope(e, pushEvent()));
+    assert.equal(again.statusCode, 202);
+    assert.deepEqual(again.json(), { accepted: 1, duplicates: 1 });
+    const twiceInOne = await post(envelope(e, e));
+    assert.deepEqual(twiceInOne.json(), { accepted: 0, duplicates: 2 });
+    assert.equal(relay.endpoints[0]?.stats.events, before + 2);
+    assert.equal(relay.ingestStats.duplicates, 3);
+  });
+
+  it('answers 503 once shutdown begins, and keeps nothing of the refused request', async () => {
+    relay.beginShutdown();
+    const e = pushEvent();
+    const res = await post(envelope(e));
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.json<Body>().error, 'shutting_down');
+  });
+
+  it('counts ingest requests by status', () => {
+    const requests = relay.ingestStats.requests;
+    for (const code of [202, 400, 401, 404, 413, 415, 503]) {
+      assert.ok((requests.get(code) ?? 0) > 0, `no ${code} counted`);
+    }
+  });
+});
