@@ -111,7 +111,9 @@ main(process.argv.slice(2)).then(
     setImmediate(() => process.exit(code)).unref();
   },
   (err: unknown) => {
-    process.stderr.write(`registry-relay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `registry-relay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -159,10 +159,11 @@ notifications:
       maxPending: 7,
     });
     // Zero means "use the default" in the registry, for all three.
-    assert.equal(nanos?.timeoutNs, 1.5e9);
-    assert.equal(nanos?.backoffNs, 1e9);
-    assert.equal(nanos?.threshold, 10);
-    assert.deepEqual(nanos?.ignore, { mediaTypes: [], actions: [] });
+    assert.ok(nanos);
+    assert.equal(nanos.timeoutNs, 1.5e9);
+    assert.equal(nanos.backoffNs, 1e9);
+    assert.equal(nanos.threshold, 10);
+    assert.deepEqual(nanos.ignore, { mediaTypes: [], actions: [] });
   });
 
   it('substitutes ${VAR} from the environment, after parsing', () => {
@@ -227,7 +228,8 @@ notifications:
       'notifications.endpoints[0].url: expected an http:// or https:// URL (got "ftp://x/")',
       'notifications.endpoints[0].timeout: not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (got "soon")',
     ];
-    for (const line of expect) assert.ok(p.includes(line), `missing: ${line}\nin:\n${p.join('\n')}`);
+    for (const line of expect)
+      assert.ok(p.includes(line), `missing: ${line}\nin:\n${p.join('\n')}`);
     for (const path of [
       'log.level:',
       'notifications.endpoints[0].threshold:',
@@ -247,8 +249,14 @@ notifications:
       'notifications.endpoints: configure at least one endpoint (got [])',
     ]);
     const p = problems('notifications: {endpoints: [{url: "http://x/"}, {name: b}]}');
-    assert.ok(p.some((l) => l.startsWith('notifications.endpoints[0].name:')), p.join('\n'));
-    assert.ok(p.some((l) => l.startsWith('notifications.endpoints[1].url:')), p.join('\n'));
+    assert.ok(
+      p.some((l) => l.startsWith('notifications.endpoints[0].name:')),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((l) => l.startsWith('notifications.endpoints[1].url:')),
+      p.join('\n'),
+    );
     assert.ok(problems('').some((l) => l.includes('expected a mapping')));
   });
 

@@ -30,16 +30,20 @@ export class FakeClock implements Clock {
         resolve();
         return;
       }
-      const timer = { at: this.#now + ms, seq: this.#seq++, resolve };
-      this.#timers.push(timer);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.#timers = this.#timers.filter((t) => t !== timer);
+      const onAbort = (): void => {
+        this.#timers = this.#timers.filter((t) => t !== timer);
+        resolve();
+      };
+      const timer = {
+        at: this.#now + ms,
+        seq: this.#seq++,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        { once: true },
-      );
+      };
+      this.#timers.push(timer);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -105,6 +109,8 @@ export async function startReceiver(respond?: Responder) {
       }
     });
   });
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -114,11 +120,17 @@ export async function startReceiver(respond?: Responder) {
     requests,
     /** Event ids received, in order. */
     ids(): string[] {
-      return requests.flatMap((r) => (JSON.parse(r.body) as { events: { id: string }[] }).events.map((e) => e.id));
+      return requests.flatMap((r) =>
+        (JSON.parse(r.body) as { events: { id: string }[] }).events.map((e) => e.id),
+      );
     },
     events(): Record<string, unknown>[] {
-      return requests.flatMap((r) => (JSON.parse(r.body) as { events: Record<string, unknown>[] }).events);
+      return requests.flatMap(
+        (r) => (JSON.parse(r.body) as { events: Record<string, unknown>[] }).events,
+      );
     },
+    /** TCP connections accepted so far. */
+    connections: () => connections,
     respondWith(r: Responder | undefined): void {
       responder = r;
     },
@@ -167,7 +179,12 @@ export function memoryLogger(level = 'debug') {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });
@@ -209,7 +226,10 @@ export interface FixtureRequest {
 
 /** Requests captured from registry 2.8.2 (test/fixtures/registry-2.8.2/*.jsonl). */
 export function loadFixtures(name: 'plain' | 'references'): FixtureRequest[] {
-  const text = readFileSync(new URL(`./fixtures/registry-2.8.2/${name}.jsonl`, import.meta.url), 'utf8');
+  const text = readFileSync(
+    new URL(`./fixtures/registry-2.8.2/${name}.jsonl`, import.meta.url),
+    'utf8',
+  );
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -218,7 +238,11 @@ export function loadFixtures(name: 'plain' | 'references'): FixtureRequest[] {
 
 export const V1 = 'application/vnd.docker.distribution.events.v1+json';
 
-export async function waitUntil(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  cond: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { buildRelay, type Relay } from '../src/app.ts';
 import { envelope, makeConfig, memoryLogger, pushEvent, V1 } from './helpers.ts';
 
-type Body = { error?: string; message?: string; where?: string; accepted?: number; duplicates?: number };
+type Body = {
+  error?: string;
+  message?: string;
+  where?: string;
+  accepted?: number;
+  duplicates?: number;
+};
 
 describe('ingest POST /events', () => {
   let relay: Relay;
@@ -91,14 +97,30 @@ describe('ingest POST /events', () => {
       assert.equal(json.where, where, body);
       assert.ok(json.message?.startsWith(`${where}: expected`), json.message);
     }
-    assert.equal(relay.endpoints[0]?.stats.events, before, 'nothing of a refused envelope is queued');
+    assert.equal(
+      relay.endpoints[0]?.stats.events,
+      before,
+      'nothing of a refused envelope is queued',
+    );
   });
 
   it('answers 401 for a missing or wrong token, 202 for any configured one', async () => {
-    for (const auth of [undefined, 'Bearer wrong', 'Bearer s3cre', 'Basic czNjcmV0', 's3cret', 'Bearer']) {
+    for (const auth of [
+      undefined,
+      'Bearer wrong',
+      'Bearer s3cre',
+      'Basic czNjcmV0',
+      's3cret',
+      'Bearer',
+    ]) {
       const headers: Record<string, string> = { 'content-type': V1 };
       if (auth !== undefined) headers['authorization'] = auth;
-      const res = await relay.ingest.inject({ method: 'POST', url: '/events', headers, body: envelope(pushEvent()) });
+      const res = await relay.ingest.inject({
+        method: 'POST',
+        url: '/events',
+        headers,
+        body: envelope(pushEvent()),
+      });
       assert.equal(res.statusCode, 401, String(auth));
       assert.equal(res.json<Body>().error, 'unauthorized');
       assert.match(String(res.headers['www-authenticate']), /^Bearer/);

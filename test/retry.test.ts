@@ -93,7 +93,10 @@ describe('RetryingSink', () => {
       flaky.attempts.map((a) => a.at - t0),
       [0, 0, 0, 4000, 8000],
     );
-    assert.ok(flaky.attempts.every((a) => a.id === 'e1'), 'always the same event');
+    assert.ok(
+      flaky.attempts.every((a) => a.id === 'e1'),
+      'always the same event',
+    );
     // One log line per failed attempt, naming event, attempt and status.
     const failures = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(

@@ -66,7 +66,8 @@ export function substituteEnv(
   if (Array.isArray(node)) return node.map((v, i) => substituteEnv(v, env, problems, [...path, i]));
   if (node !== null && typeof node === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node)) out[k] = substituteEnv(v, env, problems, [...path, k]);
+    for (const [k, v] of Object.entries(node))
+      out[k] = substituteEnv(v, env, problems, [...path, k]);
     return out;
   }
   return node;
@@ -90,7 +91,7 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): st
           `${formatPath(issue.path)}: ${issue.message} (got ${describe(valueAt(input, issue.path))})`,
         );
       } else {
-        lines.push(...describeIssues(withPath as z.core.$ZodIssue[], input));
+        lines.push(...describeIssues(withPath, input));
       }
       continue;
     }

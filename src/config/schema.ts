@@ -75,7 +75,10 @@ function byteSize(fallback: number) {
         if (v === undefined) return fallback;
         const n = parseByteSize(v);
         if (n === undefined || n === 0) {
-          ctx.addIssue({ code: 'custom', message: 'not a size: use bytes or e.g. "512KiB", "1MiB"' });
+          ctx.addIssue({
+            code: 'custom',
+            message: 'not a size: use bytes or e.g. "512KiB", "1MiB"',
+          });
           return z.NEVER;
         }
         return n;
@@ -124,9 +127,7 @@ const endpointSchema = z
     ignoredmediatypes: stringList,
     ignore: z.preprocess(
       nullToUndefined,
-      z
-        .strictObject({ mediatypes: stringList, actions: stringList })
-        .prefault({}),
+      z.strictObject({ mediatypes: stringList, actions: stringList }).prefault({}),
     ),
     queue: z.preprocess(
       nullToUndefined,

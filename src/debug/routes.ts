@@ -22,15 +22,17 @@ export function buildDebugApp(deps: DebugDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
-  app.get('/debug/vars', async () => expvar(deps.endpoints, deps.ingest, deps.startedAt));
+  app.get('/debug/vars', (_req, reply) =>
+    reply.send(expvar(deps.endpoints, deps.ingest, deps.startedAt)),
+  );
   app.get('/metrics', async (_req, reply) => {
     const body = await deps.metrics.register.metrics();
     return reply.type(deps.metrics.register.contentType).send(body);
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) =>
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/readyz', (_req, reply) =>
     deps.isReady()
-      ? { status: 'ready' }
+      ? reply.send({ status: 'ready' })
       : reply.code(503).send({ status: 'not ready', reason: 'starting or shutting down' }),
   );
   return app;

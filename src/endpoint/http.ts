@@ -9,10 +9,7 @@ import type { EndpointListener } from './listener.ts';
 export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 
 export type DeliveryErrorCode =
-  | 'RELAY_HTTP_STATUS'
-  | 'RELAY_HTTP_REDIRECT'
-  | 'RELAY_TIMEOUT'
-  | 'RELAY_CONNECTION';
+  'RELAY_HTTP_STATUS' | 'RELAY_HTTP_REDIRECT' | 'RELAY_TIMEOUT' | 'RELAY_CONNECTION';
 
 /** One failed attempt: an unwanted status (a failure) or no status at all (an error). */
 export class DeliveryError extends Error {
@@ -147,12 +144,17 @@ export class HttpSink implements Sink {
           { status, location: Array.isArray(location) ? location.join(', ') : (location ?? '') },
         );
       }
-      throw new DeliveryError(this.#endpoint, 'RELAY_HTTP_STATUS', `answered ${statusText(status)}`, {
-        status,
-      });
+      throw new DeliveryError(
+        this.#endpoint,
+        'RELAY_HTTP_STATUS',
+        `answered ${statusText(status)}`,
+        {
+          status,
+        },
+      );
     } catch (err) {
       if (err instanceof DeliveryError) throw err;
-      if (this.#destroyed) throw new SinkClosedError(this.#endpoint);
+      if (this.#isDestroyed()) throw new SinkClosedError(this.#endpoint);
       const durationMs = performance.now() - started;
       const timedOut = abort.signal.aborted;
       const causeCode = timedOut ? 'TIMEOUT' : errorCode(err);
@@ -172,6 +174,11 @@ export class HttpSink implements Sink {
       clearTimeout(timer);
       this.#inFlight.delete(abort);
     }
+  }
+
+  // A method, not the field: the flag changes while a request is awaited.
+  #isDestroyed(): boolean {
+    return this.#destroyed;
   }
 
   async close(): Promise<void> {

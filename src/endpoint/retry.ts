@@ -26,8 +26,8 @@ export class RetryingSink implements Sink {
   }
 
   async write(event: RelayEvent): Promise<void> {
-    for (let attempt = 1; ; ) {
-      if (this.#abort.signal.aborted) throw new SinkClosedError(this.#endpoint);
+    for (let attempt = 1; ;) {
+      if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
       const wait = this.#breaker.delay(this.#clock.now());
       if (wait > 0) {
         await this.#clock.sleep(wait, this.#abort.signal);
@@ -38,7 +38,7 @@ export class RetryingSink implements Sink {
         this.#breaker.success();
         return;
       } catch (err) {
-        if (this.#abort.signal.aborted) throw new SinkClosedError(this.#endpoint);
+        if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
         this.#breaker.failure(this.#clock.now());
         this.#logFailure(event, attempt, err);
         attempt += 1;
@@ -63,6 +63,11 @@ export class RetryingSink implements Sink {
     } else {
       this.#log.error({ eventId: event.id, attempt, err }, 'delivery attempt failed unexpectedly');
     }
+  }
+
+  // A method, not the field: the signal aborts while an attempt is awaited.
+  #destroyed(): boolean {
+    return this.#abort.signal.aborted;
   }
 
   close(): Promise<void> {

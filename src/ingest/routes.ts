@@ -105,7 +105,9 @@ export function buildIngestApp(deps: IngestDeps) {
       events = readEnvelope(parsed, deps.clock.now());
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;
-      return reply.code(400).send({ error: 'bad_envelope', message: err.message, where: err.where });
+      return reply
+        .code(400)
+        .send({ error: 'bad_envelope', message: err.message, where: err.where });
     }
 
     const fresh: RelayEvent[] = [];
