@@ -1,14 +1,15 @@
 /**
- * One registry notification event as the relay carries it. `body` is the event exactly as
- * received, unknown fields included; `json` is its serialisation, made once at ingest and
- * shared by every endpoint, so that fan-out costs no re-encoding and no copies.
+ * One registry notification event as the relay carries it: the few fields routing needs,
+ * and `envelope`, the registry request body for this event alone (`{"events":[<event>]}`,
+ * every field as received, unknown ones included, as UTF-8 bytes). It is encoded once at
+ * ingest and shared by every endpoint, so fan-out costs no re-encoding, and the parsed
+ * object is not kept: a pending event costs about the size of its JSON.
  */
 export interface RelayEvent {
   readonly id: string;
   readonly action: string;
   readonly mediaType: string | undefined;
-  readonly body: Readonly<Record<string, unknown>>;
-  readonly json: string;
+  readonly envelope: Buffer;
   /** Clock time (ms) at which ingest accepted the event: the start of delivery latency. */
   readonly acceptedAt: number;
 }
@@ -67,14 +68,8 @@ export function readEnvelope(parsed: unknown, acceptedAt: number): RelayEvent[] 
       id,
       action,
       mediaType: typeof mediaType === 'string' && mediaType !== '' ? mediaType : undefined,
-      body: event,
-      json: JSON.stringify(event),
+      envelope: Buffer.from(`{"events":[${JSON.stringify(event)}]}`),
       acceptedAt,
     };
   });
-}
-
-/** The registry's request body for a list of events. */
-export function envelopeBody(events: readonly RelayEvent[]): string {
-  return `{"events":[${events.map((e) => e.json).join(',')}]}`;
 }

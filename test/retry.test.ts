@@ -11,8 +11,7 @@ const event = (id: string): RelayEvent => ({
   id,
   action: 'push',
   mediaType: undefined,
-  body: { id },
-  json: JSON.stringify({ id }),
+  envelope: Buffer.from(JSON.stringify({ events: [{ id }] })),
   acceptedAt: 0,
 });
 

@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { RelayEvent } from '../event.ts';
 import { statusText } from '../endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
@@ -23,6 +24,7 @@ export class EndpointStats implements EndpointListener {
   readonly #metrics: RelayMetrics;
   readonly #endpoint: string;
   readonly #prom;
+  readonly #statusCounters = new Map<number, { key: string; counter: Counter.Internal }>();
 
   constructor(endpoint: string, metrics: RelayMetrics, clock: Clock) {
     this.#endpoint = endpoint;
@@ -72,9 +74,9 @@ export class EndpointStats implements EndpointListener {
       this.#prom.attemptError.observe(seconds);
       return;
     }
-    const key = statusText(outcome.status);
+    const { key, counter } = this.#statusCounter(outcome.status);
     this.statuses.set(key, (this.statuses.get(key) ?? 0) + 1);
-    this.#metrics.statuses.labels(key, this.#endpoint).inc();
+    counter.inc();
     if (outcome.kind === 'success') {
       this.successes += 1;
       this.#prom.successes.inc();
@@ -84,6 +86,16 @@ export class EndpointStats implements EndpointListener {
       this.#prom.failures.inc();
       this.#prom.attemptFailure.observe(seconds);
     }
+  }
+
+  #statusCounter(status: number): { key: string; counter: Counter.Internal } {
+    let entry = this.#statusCounters.get(status);
+    if (entry === undefined) {
+      const key = statusText(status);
+      entry = { key, counter: this.#metrics.statuses.labels(key, this.#endpoint) };
+      this.#statusCounters.set(status, entry);
+    }
+    return entry;
   }
 
   onDelivered(event: RelayEvent): void {
