@@ -1,14 +1,22 @@
 // Shared pieces of the benchmark suite: processes started and killed by pid, a relay
 // child on a generated config, counting receivers, and a fixed-shape registry event.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Pool } from 'undici';
 import { stringify } from 'yaml';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
+
+/** Registers a child process so that killAll() ends it. */
+export function track<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  return child;
+}
 
 /** Kills every child this benchmark started, by its own pid; safe to call twice. */
 export function killAll(): void {
@@ -38,22 +46,120 @@ function firstLine(child: ChildProcess, match: RegExp): Promise<RegExpExecArray>
   });
 }
 
-export async function startBenchReceiver() {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/receiver.ts')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** Starts `count` receivers (and optionally one that never answers) in a child process. */
+export async function startBenchReceivers(
+  count = 1,
+  opts: { latency?: boolean; hanging?: boolean } = {},
+) {
+  const args = [String(count)];
+  if (opts.latency === true) args.push('--latency');
+  if (opts.hanging === true) args.push('--hanging');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/receiver.ts'), ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.add(child);
-  const [, port] = await firstLine(child, /^(\d+)$/);
-  const url = `http://127.0.0.1:${String(port)}`;
+  const [line] = await firstLine(child, /^\{.*\}$/);
+  const { ports, hanging, control } = JSON.parse(line) as {
+    ports: number[];
+    hanging?: number;
+    control: number;
+  };
+  const url = (port: number, path: string): string => `http://127.0.0.1:${String(port)}${path}`;
+  const stats = async () =>
+    (await (await fetch(url(control, '/stats'))).json()) as {
+      events: number;
+      requests: number;
+      /** Epoch ms of the last event this receiver got. */
+      lastAt: number;
+    }[];
   return {
-    url: `${url}/events`,
-    async count(): Promise<{ events: number; requests: number }> {
-      return (await (await fetch(url)).json()) as { events: number; requests: number };
+    pid: child.pid ?? 0,
+    urls: ports.map((p) => url(p, '/events')),
+    hangingUrl: hanging === undefined ? undefined : url(hanging, '/events'),
+    stats,
+    /** Events received, per receiver, in the order of `urls`. */
+    async counts(): Promise<number[]> {
+      return (await stats()).map((s) => s.events);
+    },
+    /**
+     * Waits until every receiver has `target` events; returns, per receiver, the seconds
+     * from `startedAt` (epoch ms, see `epochMs`) to its last event.
+     */
+    async completion(target: number, startedAt: number, timeoutMs = 120_000): Promise<number[]> {
+      for (;;) {
+        const s = await stats();
+        if (s.every((r) => r.events >= target)) return s.map((r) => (r.lastAt - startedAt) / 1000);
+        if (epochMs() - startedAt > timeoutMs)
+          throw new Error(`receivers at ${s.map((r) => r.events).join(',')} of ${String(target)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async latencies(): Promise<number[]> {
+      return (await (await fetch(url(control, '/latencies'))).json()) as number[];
     },
     stop(): void {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
     },
   };
+}
+
+/** Wall-clock ms with sub-ms precision, comparable across processes on this machine. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
+/** A port on loopback where nothing listens: connections are refused. */
+export async function closedPortUrl(): Promise<string> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return `http://127.0.0.1:${String(port)}/events`;
+}
+
+/** Polls until `done()` holds; throws after `timeoutMs`. */
+export async function until(done: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const start = performance.now();
+  while (!(await done())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: field 14 (utime) and 15 (stime) are at offsets 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Sends envelopes of `perEnvelope` events to the relay's ingest, `parallel` at a time. */
+export async function ingest(
+  ingestUrl: string,
+  total: number,
+  perEnvelope = 100,
+  parallel = 4,
+): Promise<void> {
+  const pool = new Pool(new URL(ingestUrl).origin, { connections: parallel });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const n = Math.min(perEnvelope, total - next);
+      next += n;
+      const events = Array.from({ length: n }, () => benchEvent());
+      const res = await pool.request({
+        method: 'POST',
+        path: '/events',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
+      await res.body.dump();
+      if (res.statusCode !== 202) throw new Error(`ingest answered ${String(res.statusCode)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  await pool.close();
 }
 
 /**
@@ -68,20 +174,31 @@ export async function startRelayProcess(config: Record<string, unknown>) {
     stringify({
       http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
       log: { level: 'info' },
+      shutdown: { timeout: '1s' },
       ...config,
     }),
   );
-  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js'), '--config', file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  // BENCH_RELAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the relay.
+  const nodeArgs = (process.env['BENCH_RELAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, join(ROOT, 'dist/main.js'), '--config', file],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    },
+  );
   children.add(child);
   const [, ingest, debug] = await firstLine(
     child,
     /"ingest":"(http:\/\/[^"]+)","debug":"(http:\/\/[^"]+)"/,
   );
   return {
-    pid: child.pid,
+    pid: child.pid ?? 0,
+    /** /debug/vars, parsed. */
+    async vars(): Promise<RelayVars> {
+      return (await (await fetch(`${String(debug)}/debug/vars`)).json()) as RelayVars;
+    },
     ingestUrl: String(ingest),
     debugUrl: String(debug),
     async stop(): Promise<void> {
@@ -119,4 +236,10 @@ export function benchEvent(id = `bench-${process.pid}-${String(++seq)}`): Record
     actor: { name: 'ci-bot' },
     source: { addr: 'registry-0:5000', instanceID: '7a37e3a7-a3ad-40d4-89d6-9ee35c020320' },
   };
+}
+
+export interface RelayVars {
+  registry: { notifications: { endpoints: { name: string; Metrics: { Pending: number } }[] } };
+  relay: { endpoints: { name: string; Dropped: number }[]; ingest: { events: number } };
+  memstats: { Sys: number; HeapAlloc: number };
 }

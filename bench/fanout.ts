@@ -1,0 +1,125 @@
+// Scenarios "fanout" and "isolation": events/s delivered to healthy receivers.
+// fanout: 10 healthy receivers; baseline: a plain undici loop POSTing the same 1-event
+//   envelopes to the same receivers, one request in flight per receiver, as the relay.
+// isolation: 9 healthy receivers plus one refusing connections, then plus one that never
+//   answers; the 9's rate against theirs in the all-healthy run.
+import { Pool } from 'undici';
+import {
+  benchEvent,
+  closedPortUrl,
+  epochMs,
+  ingest,
+  startBenchReceivers,
+  startRelayProcess,
+} from './lib.ts';
+import { compare, type Row } from './result.ts';
+
+const EVENTS = 10_000;
+
+/** Relay run: `healthy` receivers, plus one refusing or hanging endpoint. */
+async function relayRun(healthy: number, special?: 'refusing' | 'hanging') {
+  const receivers = await startBenchReceivers(healthy, { hanging: special === 'hanging' });
+  const endpoints = receivers.urls.map((url, i) => ({
+    name: `rx${String(i)}`,
+    url,
+    queue: { maxPending: EVENTS * 2 },
+  }));
+  if (special === 'refusing')
+    endpoints.push({
+      name: 'refusing',
+      url: await closedPortUrl(),
+      queue: { maxPending: EVENTS * 2 },
+    });
+  if (special === 'hanging')
+    endpoints.push({
+      name: 'hanging',
+      url: receivers.hangingUrl ?? '',
+      queue: { maxPending: EVENTS * 2 },
+    });
+  const relay = await startRelayProcess({ notifications: { endpoints } });
+  try {
+    const start = epochMs();
+    await ingest(relay.ingestUrl, EVENTS);
+    return await receivers.completion(EVENTS, start);
+  } finally {
+    await relay.stop();
+    receivers.stop();
+  }
+}
+
+/** Baseline: a plain undici loop per receiver, same envelopes, one request in flight each. */
+async function undiciRun(healthy: number) {
+  const receivers = await startBenchReceivers(healthy);
+  const bodies = Array.from({ length: EVENTS }, () => JSON.stringify({ events: [benchEvent()] }));
+  try {
+    const start = epochMs();
+    await Promise.all(
+      receivers.urls.map(async (url) => {
+        const pool = new Pool(new URL(url).origin, { connections: 4 });
+        for (const body of bodies) {
+          const res = await pool.request({
+            method: 'POST',
+            path: '/events',
+            headers: { 'content-type': 'application/vnd.docker.distribution.events.v1+json' },
+            body,
+          });
+          await res.body.dump();
+        }
+        await pool.close();
+      }),
+    );
+    return await receivers.completion(EVENTS, start);
+  } finally {
+    receivers.stop();
+  }
+}
+
+const rate = (receivers: number, seconds: number): number => (receivers * EVENTS) / seconds;
+const slowest = (times: number[], first = times.length): number =>
+  Math.max(...times.slice(0, first));
+
+export async function fanoutScenario(): Promise<Row[]> {
+  const base = await undiciRun(10);
+  const relay = await relayRun(10);
+  return [
+    compare(
+      {
+        scenario: 'fanout',
+        figure: `delivered events/s, 10 receivers × ${EVENTS.toLocaleString('en-US')} events`,
+        relay: rate(10, slowest(relay)),
+        baseline: rate(10, slowest(base)),
+        unit: '/s',
+      },
+      0.7,
+    ),
+  ];
+}
+
+export async function isolationScenario(): Promise<Row[]> {
+  const healthy = await relayRun(10);
+  const reference = rate(9, slowest(healthy, 9));
+  const refusing = await relayRun(9, 'refusing');
+  const hanging = await relayRun(9, 'hanging');
+  return [
+    compare(
+      {
+        scenario: 'isolation',
+        figure: '9 healthy receivers, 1 refusing connections',
+        relay: rate(9, slowest(refusing)),
+        baseline: reference,
+        unit: '/s',
+      },
+      0.95,
+    ),
+    compare(
+      {
+        scenario: 'isolation',
+        figure: '9 healthy receivers, 1 never answering',
+        relay: rate(9, slowest(hanging)),
+        baseline: reference,
+        unit: '/s',
+      },
+      0.95,
+    ),
+  ];
+}
