@@ -1,5 +1,5 @@
 import type { RelayEvent } from './event.ts';
-import type { Sink } from './sink.ts';
+import { RESOLVED, type Sink } from './sink.ts';
 
 /**
  * Hands every event to every endpoint's pipeline. Pipelines take events synchronously into
@@ -13,9 +13,16 @@ export class Broadcaster {
   }
 
   /** Resolves once every pipeline has taken every event; rejects if one refused. */
-  async write(events: readonly RelayEvent[]): Promise<void> {
-    const taken: Promise<void>[] = [];
-    for (const event of events) for (const sink of this.#sinks) taken.push(sink.write(event));
-    await Promise.all(taken);
+  write(events: readonly RelayEvent[]): Promise<void> {
+    // Pipelines answer RESOLVED when they took the event at once, the common case: only
+    // the other answers are waited for.
+    let waiting: Promise<void>[] | undefined;
+    for (const event of events) {
+      for (const sink of this.#sinks) {
+        const taken = sink.write(event);
+        if (taken !== RESOLVED) (waiting ??= []).push(taken);
+      }
+    }
+    return waiting === undefined ? RESOLVED : Promise.all(waiting).then(() => undefined);
   }
 }

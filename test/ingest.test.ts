@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildRelay, type Relay } from '../src/app.ts';
-import { envelope, makeConfig, memoryLogger, pushEvent, V1 } from './helpers.ts';
+import { RecentIds } from '../src/ingest/recent-ids.ts';
+import { envelope, FakeClock, makeConfig, memoryLogger, pushEvent, V1 } from './helpers.ts';
 
 type Body = {
   error?: string;
@@ -174,5 +175,51 @@ describe('ingest POST /events', () => {
     for (const code of [202, 400, 401, 404, 413, 415, 503]) {
       assert.ok((requests.get(code) ?? 0) > 0, `no ${code} counted`);
     }
+  });
+});
+
+describe('RecentIds (re-send detection)', () => {
+  it('forgets ids after the window, oldest first', async () => {
+    const clock = new FakeClock();
+    const ids = new RecentIds(1000, 100, clock);
+    ids.add('a');
+    await clock.advance(600);
+    ids.add('b');
+    assert.ok(ids.has('a') && ids.has('b'));
+    await clock.advance(400);
+    assert.equal(ids.has('a'), false, 'a is 1000 ms old: out of the window');
+    assert.ok(ids.has('b'));
+    await clock.advance(600);
+    assert.equal(ids.has('b'), false);
+    assert.equal(ids.size, 0);
+  });
+
+  it('keeps at most maxIds, dropping the oldest', () => {
+    const ids = new RecentIds(60_000, 3, new FakeClock());
+    for (const id of ['a', 'b', 'c', 'd']) ids.add(id);
+    assert.equal(ids.size, 3);
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((id) => ids.has(id)),
+      [false, true, true, true],
+    );
+  });
+
+  it('a deleted then re-added id lives for a full window from its re-adding', async () => {
+    const clock = new FakeClock();
+    const ids = new RecentIds(1000, 100, clock);
+    ids.add('a');
+    ids.delete('a');
+    await clock.advance(500);
+    ids.add('a');
+    await clock.advance(700);
+    assert.ok(ids.has('a'), 'the stale first entry must not expire the re-added id');
+    await clock.advance(300);
+    assert.equal(ids.has('a'), false);
+  });
+
+  it('a zero window remembers nothing', () => {
+    const ids = new RecentIds(0, 100, new FakeClock());
+    ids.add('a');
+    assert.equal(ids.has('a'), false);
   });
 });

@@ -11,7 +11,7 @@ const event = (id: string): RelayEvent => ({
   id,
   action: 'push',
   mediaType: undefined,
-  envelope: Buffer.from(JSON.stringify({ events: [{ id }] })),
+  envelope: JSON.stringify({ events: [{ id }] }),
   acceptedAt: 0,
 });
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import { Deque } from '../endpoint/deque.ts';
 
 /**
  * Event ids accepted within the last `windowMs`, at most `maxIds` of them. The registry
@@ -9,8 +10,12 @@ export class RecentIds {
   readonly #windowMs: number;
   readonly #maxIds: number;
   readonly #clock: Clock;
-  // Insertion order is acceptance order, so the oldest entries are always first.
   readonly #acceptedAt = new Map<string, number>();
+  // Acceptance order, oldest first, for expiry. A Map alone would do in theory, but
+  // iterating one whose head was deleted skips every deleted slot: at 20,000 events/s that
+  // was a fifth of ingest CPU. An entry whose id was deleted or re-added is stale and
+  // skipped when it reaches the head.
+  readonly #order = new Deque<{ id: string; at: number }>();
 
   constructor(windowMs: number, maxIds: number, clock: Clock) {
     this.#windowMs = windowMs;
@@ -30,9 +35,10 @@ export class RecentIds {
 
   add(id: string): void {
     if (this.#windowMs <= 0) return;
-    const now = this.#clock.now();
-    this.#acceptedAt.set(id, now);
-    this.#expire(now);
+    const at = this.#clock.now();
+    this.#acceptedAt.set(id, at);
+    this.#order.push({ id, at });
+    this.#expire(at);
   }
 
   delete(id: string): void {
@@ -40,9 +46,13 @@ export class RecentIds {
   }
 
   #expire(now: number): void {
-    for (const [id, at] of this.#acceptedAt) {
-      if (this.#acceptedAt.size <= this.#maxIds && now - at < this.#windowMs) break;
-      this.#acceptedAt.delete(id);
+    for (let head = this.#order.peek(); head !== undefined; head = this.#order.peek()) {
+      const current = this.#acceptedAt.get(head.id) === head.at;
+      if (current && this.#acceptedAt.size <= this.#maxIds && now - head.at < this.#windowMs) {
+        return;
+      }
+      this.#order.shift();
+      if (current) this.#acceptedAt.delete(head.id);
     }
   }
 }

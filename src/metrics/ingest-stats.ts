@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { RelayMetrics } from './registry.ts';
 
 /** Ingest's figures, for `/debug/vars` (`relay.ingest`) and Prometheus alike. */
@@ -6,6 +7,7 @@ export class IngestStats {
   duplicates = 0;
   readonly requests = new Map<number, number>();
   readonly #metrics: RelayMetrics;
+  readonly #byStatus = new Map<number, Counter.Internal>();
 
   constructor(metrics: RelayMetrics) {
     this.#metrics = metrics;
@@ -25,6 +27,11 @@ export class IngestStats {
 
   answered(status: number): void {
     this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
-    this.#metrics.ingestRequests.labels(String(status)).inc();
+    let counter = this.#byStatus.get(status);
+    if (counter === undefined) {
+      counter = this.#metrics.ingestRequests.labels(String(status));
+      this.#byStatus.set(status, counter);
+    }
+    counter.inc();
   }
 }
