@@ -37,6 +37,17 @@ function kindOf(value: unknown): string {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
+// JSON.parse makes a new string for every value; the few actions and media types a
+// registry sends are kept once each instead of once per pending event.
+const SHARED_MAX = 256;
+const sharedStrings = new Map<string, string>();
+function shared(value: string): string {
+  const known = sharedStrings.get(value);
+  if (known !== undefined) return known;
+  if (sharedStrings.size < SHARED_MAX && value.length <= 200) sharedStrings.set(value, value);
+  return value;
+}
+
 /**
  * Validates a parsed envelope `{"events":[...]}`. Each event needs a non-empty string `id`,
  * a string `action` and an object `target`; everything else is carried through untouched.
@@ -68,9 +79,10 @@ export function readEnvelope(parsed: unknown, acceptedAt: number): RelayEvent[] 
     const mediaType = target['mediaType'];
     return {
       id,
-      action,
-      mediaType: typeof mediaType === 'string' && mediaType !== '' ? mediaType : undefined,
-      envelope: `{"events":[${JSON.stringify(event)}]}`,
+      action: shared(action),
+      mediaType: typeof mediaType === 'string' && mediaType !== '' ? shared(mediaType) : undefined,
+      // One flat string: a template literal would leave a rope of three pieces per event.
+      envelope: JSON.stringify({ events: [event] }),
       acceptedAt,
     };
   });
