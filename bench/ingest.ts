@@ -1,5 +1,5 @@
 // Scenario "ingest": accepted events/s with 1-event envelopes, 50 keep-alive connections,
-// 10 s, one fast receiver; against a bare Fastify server parsing the same JSON.
+// 8 s, one fast receiver; against a bare Fastify server parsing the same JSON.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -61,42 +61,64 @@ async function startBaseline() {
   };
 }
 
-export async function ingestScenario(seconds = 10): Promise<Row[]> {
-  const baseline = await startBaseline();
-  const base = await hammer(baseline.url, seconds, 50);
-  baseline.stop();
-
-  const receiver = await startBenchReceivers(1);
-  const relay = await startRelayProcess({
-    notifications: {
-      endpoints: [{ name: 'rx', url: receiver.urls[0], queue: { maxPending: 1_000_000 } }],
-    },
-  });
-  const run = await hammer(`${relay.ingestUrl}/events`, seconds, 50);
-  await relay.stop();
-  receiver.stop();
-  if (run.failed > 0 || base.failed > 0) {
-    throw new Error(
-      `ingest: ${String(run.failed)} relay and ${String(base.failed)} baseline failures`,
-    );
+/**
+ * Baseline and relay alternate, twice each, and the better of each pair counts: on a
+ * shared 2-core machine one 10 s run swings by ±10%, and alternating exposes both sides
+ * to the same drift.
+ */
+export async function ingestScenario(seconds = 8, rounds = 2): Promise<Row[]> {
+  const base: Awaited<ReturnType<typeof hammer>>[] = [];
+  const relay: Awaited<ReturnType<typeof hammer>>[] = [];
+  for (let i = 0; i < rounds; i++) {
+    base.push(await baselineRun(seconds));
+    relay.push(await relayRun(seconds));
   }
+  const failed = [...base, ...relay].reduce((n, r) => n + r.failed, 0);
+  if (failed > 0) throw new Error(`ingest: ${String(failed)} requests failed`);
+  const best = (runs: typeof base) => runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  const b = best(base);
+  const r = best(relay);
   return [
     compare(
       {
         scenario: 'ingest',
-        figure: 'accepted events/s (50 conns, 1-event envelopes)',
-        relay: run.perSecond,
-        baseline: base.perSecond,
+        figure: `accepted events/s (50 conns, 1-event envelopes, best of ${String(rounds)})`,
+        relay: r.perSecond,
+        baseline: b.perSecond,
         unit: '/s',
       },
       0.6,
     ),
     {
       scenario: 'ingest',
-      figure: 'ingest answer latency p99',
-      relay: run.p99,
-      baseline: base.p99,
+      figure: 'ingest answer latency p99 at saturation',
+      relay: r.p99,
+      baseline: b.p99,
       unit: 'ms',
     },
   ];
+}
+
+async function baselineRun(seconds: number) {
+  const baseline = await startBaseline();
+  try {
+    return await hammer(baseline.url, seconds, 50);
+  } finally {
+    baseline.stop();
+  }
+}
+
+async function relayRun(seconds: number) {
+  const receiver = await startBenchReceivers(1);
+  const relay = await startRelayProcess({
+    notifications: {
+      endpoints: [{ name: 'rx', url: receiver.urls[0], queue: { maxPending: 1_000_000 } }],
+    },
+  });
+  try {
+    return await hammer(`${relay.ingestUrl}/events`, seconds, 50);
+  } finally {
+    await relay.stop();
+    receiver.stop();
+  }
 }

@@ -243,3 +243,69 @@ export interface RelayVars {
   relay: { endpoints: { name: string; Dropped: number }[]; ingest: { events: number } };
   memstats: { Sys: number; HeapAlloc: number };
 }
+
+/**
+ * Calls `send(i)` for i = 0 … rate×seconds−1 at a steady `rate` per second (checked every
+ * millisecond, so at most a millisecond's worth leave together), then awaits them all.
+ */
+export async function paced(
+  rate: number,
+  seconds: number,
+  send: (i: number) => Promise<void>,
+): Promise<void> {
+  const total = Math.round(rate * seconds);
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  // An object, not a variable: TypeScript cannot see the callback assign a variable.
+  const failed: { error?: Error } = {};
+  for (let sent = 0; sent < total;) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const p: Promise<void> = send(sent).then(
+        () => inFlight.delete(p),
+        (err: unknown) => {
+          failed.error ??= err instanceof Error ? err : new Error(String(err));
+          inFlight.delete(p);
+        },
+      ) as Promise<void>;
+      inFlight.add(p);
+    }
+    if (failed.error !== undefined) throw failed.error;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inFlight);
+  if (failed.error !== undefined) throw failed.error;
+}
+
+/** The value at quantile `q` (0…1) of `values`, nearest rank. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Resident set size of a process, in bytes, from /proc. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for pid ${String(pid)}`);
+  return Number(kb) * 1024;
+}
+
+/** POSTs one-event envelopes to `url` over a keep-alive pool; throws on a non-2xx. */
+export function poster(url: string, connections = 8) {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections });
+  return {
+    async post(body: string): Promise<void> {
+      const res = await pool.request({
+        method: 'POST',
+        path: target.pathname,
+        headers: { 'content-type': 'application/vnd.docker.distribution.events.v1+json' },
+        body,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 300) throw new Error(`${url} answered ${String(res.statusCode)}`);
+    },
+    close: () => pool.close(),
+  };
+}

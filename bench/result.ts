@@ -5,7 +5,7 @@ export interface Row {
   relay: number;
   unit: string;
   baseline?: number;
-  /** relay / baseline, or baseline / relay where smaller is better (see `lowerIsBetter`). */
+  /** relay / baseline (for times, where less is better: baseline / relay). */
   ratio?: number;
   /** The target, as text (e.g. "≥ 0.6"), and whether this run met it. */
   target?: string;
@@ -16,6 +16,23 @@ export function compare(base: Omit<Row, 'ratio' | 'met'>, minRatio?: number): Ro
   if (base.baseline === undefined || minRatio === undefined) return base;
   const ratio = base.relay / base.baseline;
   return { ...base, ratio, target: `≥ ${String(minRatio)}`, met: ratio >= minRatio };
+}
+
+/** Where less is better (a time): ratio = baseline / relay, so higher is better again. */
+export function compareTime(base: Omit<Row, 'ratio' | 'met'>, minRatio: number): Row {
+  const ratio = (base.baseline ?? 0) / base.relay;
+  return { ...base, ratio, target: `≥ ${String(minRatio)}`, met: ratio >= minRatio };
+}
+
+/** An absolute ceiling on the relay's figure; the baseline, if any, is for reference. */
+export function atMost(base: Omit<Row, 'ratio' | 'met' | 'target'>, max: number): Row {
+  const ratio = base.baseline === undefined ? undefined : base.relay / base.baseline;
+  return {
+    ...base,
+    ...(ratio === undefined ? {} : { ratio }),
+    target: `≤ ${fmt(max)} ${base.unit}`,
+    met: base.relay <= max,
+  };
 }
 
 const fmt = (n: number): string =>

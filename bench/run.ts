@@ -5,6 +5,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fanoutScenario, isolationScenario } from './fanout.ts';
 import { ingestScenario } from './ingest.ts';
+import { latencyScenario } from './latency.ts';
+import { memoryScenario } from './memory.ts';
+import { registryScenario } from './registry.ts';
 import { killAll } from './lib.ts';
 import { markdownTable, type Row } from './result.ts';
 
@@ -12,6 +15,9 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   ingest: () => ingestScenario(),
   fanout: () => fanoutScenario(),
   isolation: () => isolationScenario(),
+  latency: () => latencyScenario(),
+  memory: () => memoryScenario(),
+  registry: () => registryScenario(),
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -33,6 +33,7 @@ export interface RegistryEndpoint {
   timeout?: string;
   threshold?: number;
   backoff?: string;
+  ignore?: { mediatypes?: string[]; actions?: string[] };
 }
 
 export async function startRegistry(bin: string, endpoints: RegistryEndpoint[]) {
@@ -91,6 +92,7 @@ export async function startRegistry(bin: string, endpoints: RegistryEndpoint[]) 
 
   const api = {
     base,
+    pid: child.pid ?? 0,
     stderr: () => stderr,
     async pushBlob(repo: string, data: Buffer | string): Promise<string> {
       const digest = sha256(data);
