@@ -78,16 +78,32 @@ const rate = (receivers: number, seconds: number): number => (receivers * EVENTS
 const slowest = (times: number[], first = times.length): number =>
   Math.max(...times.slice(0, first));
 
+const ROUNDS = 2;
+
+/**
+ * Runs each of `runs` ROUNDS times, alternating, and keeps each one's best rate: a run
+ * lasts about 2 s, where a neighbour's burst on a shared machine moves one run by 10%.
+ */
+async function bestOf(runs: (() => Promise<number>)[]): Promise<number[]> {
+  const best = runs.map(() => 0);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, run] of runs.entries()) best[i] = Math.max(best[i] ?? 0, await run());
+  }
+  return best;
+}
+
 export async function fanoutScenario(): Promise<Row[]> {
-  const base = await undiciRun(10);
-  const relay = await relayRun(10);
+  const [base = 0, relay = 0] = await bestOf([
+    async () => rate(10, slowest(await undiciRun(10))),
+    async () => rate(10, slowest(await relayRun(10))),
+  ]);
   return [
     compare(
       {
         scenario: 'fanout',
-        figure: `delivered events/s, 10 receivers × ${EVENTS.toLocaleString('en-US')} events`,
-        relay: rate(10, slowest(relay)),
-        baseline: rate(10, slowest(base)),
+        figure: `delivered events/s, 10 receivers × ${EVENTS.toLocaleString('en-US')} events, best of ${String(ROUNDS)}`,
+        relay,
+        baseline: base,
         unit: '/s',
       },
       0.7,
@@ -96,30 +112,24 @@ export async function fanoutScenario(): Promise<Row[]> {
 }
 
 export async function isolationScenario(): Promise<Row[]> {
-  const healthy = await relayRun(10);
-  const reference = rate(9, slowest(healthy, 9));
-  const refusing = await relayRun(9, 'refusing');
-  const hanging = await relayRun(9, 'hanging');
+  const [reference = 0, refusing = 0, hanging = 0] = await bestOf([
+    async () => rate(9, slowest(await relayRun(10), 9)),
+    async () => rate(9, slowest(await relayRun(9, 'refusing'))),
+    async () => rate(9, slowest(await relayRun(9, 'hanging'))),
+  ]);
+  const row = (figure: string, relay: number) =>
+    compare(
+      {
+        scenario: 'isolation',
+        figure: `${figure}, best of ${String(ROUNDS)}`,
+        relay,
+        baseline: reference,
+        unit: '/s',
+      },
+      0.95,
+    );
   return [
-    compare(
-      {
-        scenario: 'isolation',
-        figure: '9 healthy receivers, 1 refusing connections',
-        relay: rate(9, slowest(refusing)),
-        baseline: reference,
-        unit: '/s',
-      },
-      0.95,
-    ),
-    compare(
-      {
-        scenario: 'isolation',
-        figure: '9 healthy receivers, 1 never answering',
-        relay: rate(9, slowest(hanging)),
-        baseline: reference,
-        unit: '/s',
-      },
-      0.95,
-    ),
+    row('9 healthy receivers, 1 refusing connections', refusing),
+    row('9 healthy receivers, 1 never answering', hanging),
   ];
 }

@@ -5,7 +5,7 @@
 // every event. Also the registry's CPU seconds over the same span.
 import { Pool } from 'undici';
 import { registryBinary, startRegistry, type RegistryEndpoint } from '../test/registry-process.ts';
-import { cpuSeconds, epochMs, startBenchReceivers, startRelayProcess } from './lib.ts';
+import { cpuSeconds, epochMs, startBenchReceivers, startRelayProcess, until } from './lib.ts';
 import { compare, compareTime, type Row } from './result.ts';
 
 const PULLS = 20_000;
@@ -16,16 +16,24 @@ const REPO = 'bench/app';
 // types are listed too: registry 2.8.2 ignores `actions` when no media type is ignored.)
 const ignorePushes = { mediatypes: ['application/octet-stream'], actions: ['push'] };
 
-async function run(bin: string, via: 'direct' | 'relay') {
+/**
+ * `direct`: the registry notifies the receivers itself. `relay`: through the relay.
+ * `accept-only`: the relay accepts and delivers nowhere (its endpoint is disabled), which
+ * shows how fast the registry's dispatcher can go to one endpoint at all on this machine.
+ */
+async function run(bin: string, via: 'direct' | 'relay' | 'accept-only') {
   const receivers = await startBenchReceivers(RECEIVERS);
   const relay =
-    via === 'relay'
-      ? await startRelayProcess({
+    via === 'direct'
+      ? undefined
+      : await startRelayProcess({
           notifications: {
-            endpoints: receivers.urls.map((url, i) => ({ name: `rx${String(i)}`, url })),
+            endpoints:
+              via === 'relay'
+                ? receivers.urls.map((url, i) => ({ name: `rx${String(i)}`, url }))
+                : [{ name: 'nowhere', url: receivers.urls[0], disabled: true }],
           },
-        })
-      : undefined;
+        });
   const endpoints: RegistryEndpoint[] =
     relay === undefined
       ? receivers.urls.map((url, i) => ({ name: `rx${String(i)}`, url }))
@@ -34,6 +42,11 @@ async function run(bin: string, via: 'direct' | 'relay') {
     bin,
     endpoints.map((e) => ({ ...e, ignore: ignorePushes })),
   );
+  // Events every receiver has; in accept-only mode, events the relay accepted.
+  const progress = async (): Promise<number> =>
+    relay !== undefined && via === 'accept-only'
+      ? (await relay.vars()).relay.ingest.events
+      : Math.min(...(await receivers.counts()));
   try {
     await registry.pushImage(REPO, 'latest', 'bench');
     const pool = new Pool(registry.base, { connections: 8 });
@@ -57,13 +70,19 @@ async function run(bin: string, via: 'direct' | 'relay') {
     );
     const servedIn = (epochMs() - start) / 1000;
     // How far the registry's dispatcher got while it was also serving the GETs.
-    const duringGets = Math.min(...(await receivers.counts()));
+    const duringGets = await progress();
     await pool.close();
-    const done = await receivers.completion(PULLS, start, 240_000);
+    let drain: number;
+    if (via === 'accept-only') {
+      await until(async () => (await progress()) >= PULLS, 240_000, 'the relay to accept all');
+      drain = (epochMs() - start) / 1000;
+    } else {
+      drain = Math.max(...(await receivers.completion(PULLS, start, 240_000)));
+    }
     return {
       servedIn,
       duringGets,
-      drain: Math.max(...done),
+      drain,
       registryCpu: cpuSeconds(registry.pid) - cpu0,
       relayCpu: relay === undefined ? 0 : cpuSeconds(relay.pid) - relayCpu0,
     };
@@ -81,6 +100,7 @@ export async function registryScenario(): Promise<Row[]> {
   }
   const direct = await run(bin, 'direct');
   const relay = await run(bin, 'relay');
+  const ceiling = await run(bin, 'accept-only');
   const what = `${PULLS.toLocaleString('en-US')} pulls to ${String(RECEIVERS)} receivers`;
   return [
     compareTime(
@@ -93,6 +113,13 @@ export async function registryScenario(): Promise<Row[]> {
       },
       2,
     ),
+    compareTime({
+      scenario: 'registry',
+      figure: `drain time to a relay that only accepts: the registry's own ceiling`,
+      relay: ceiling.drain,
+      baseline: direct.drain,
+      unit: 's',
+    }),
     compareTime(
       {
         scenario: 'registry',

@@ -19,8 +19,9 @@ export function compare(base: Omit<Row, 'ratio' | 'met'>, minRatio?: number): Ro
 }
 
 /** Where less is better (a time): ratio = baseline / relay, so higher is better again. */
-export function compareTime(base: Omit<Row, 'ratio' | 'met'>, minRatio: number): Row {
+export function compareTime(base: Omit<Row, 'ratio' | 'met'>, minRatio?: number): Row {
   const ratio = (base.baseline ?? 0) / base.relay;
+  if (minRatio === undefined) return { ...base, ratio };
   return { ...base, ratio, target: `≥ ${String(minRatio)}`, met: ratio >= minRatio };
 }
 
