@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Broadcaster } from './broadcaster.ts';
+import { Broadcaster, type Route } from './broadcaster.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { RelayConfig } from './config/schema.ts';
 import { buildDebugApp } from './debug/routes.ts';
@@ -9,6 +9,9 @@ import { RecentIds } from './ingest/recent-ids.ts';
 import { buildIngestApp } from './ingest/routes.ts';
 import { IngestStats } from './metrics/ingest-stats.ts';
 import { createMetrics, type RelayMetrics } from './metrics/registry.ts';
+import { Journal } from './journal/journal.ts';
+import { JournalQueue } from './journal/queue.ts';
+import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
 import type { Sink } from './sink.ts';
 
 export interface RelayDeps {
@@ -30,6 +33,8 @@ export interface Relay {
   readonly debug: ReturnType<typeof buildDebugApp>;
   readonly metrics: RelayMetrics;
   readonly ingestStats: IngestStats;
+  /** The durable journal, when `storage.path` is set. */
+  readonly journal: Journal | undefined;
   /** Set once both listeners listen; `/readyz` reports it. */
   markListening(): void;
   /** From now on `/readyz` fails and ingest answers 503; queues keep delivering. */
@@ -43,12 +48,42 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics();
   const ingestStats = new IngestStats(metrics);
+  const journal = openJournal(config, deps.log, metrics);
+  const restored = journal?.pendingCounts() ?? new Map<string, number>();
   const endpoints = config.notifications.endpoints.map((c) =>
-    buildEndpoint(c, { clock, log: deps.log, metrics }),
+    buildEndpoint(c, {
+      clock,
+      log: deps.log,
+      metrics,
+      journal:
+        journal === undefined
+          ? undefined
+          : { journal, window: config.storage.window, restored: restored.get(c.name) ?? 0 },
+    }),
   );
-  const sinks = endpoints.map((e) => e.sink).filter((s): s is Sink => s !== undefined);
+  if (journal !== undefined) reportOrphans(journal, endpoints, restored, deps.log);
+  const view =
+    journal === undefined
+      ? undefined
+      : new JournalView(journal, new Set(endpoints.map((e) => e.config.name)), restored);
+  registerBacklogMetrics(metrics, endpoints, clock, view);
+  const routes: Route[] = endpoints.flatMap((e) =>
+    e.queue === undefined
+      ? []
+      : [{ name: e.config.name, accepts: (ev) => e.filter.accepts(ev), queue: e.queue }],
+  );
+  const sinks: Sink[] = routes.map((r) => r.queue);
   let listening = false;
   let shuttingDown = false;
+  // The dead-letters CLI writes from another process; queues look at the disk again then.
+  const watch =
+    journal === undefined
+      ? undefined
+      : setInterval(() => {
+          if (!journal.changedElsewhere()) return;
+          view?.refresh();
+          for (const e of endpoints) if (e.queue instanceof JournalQueue) e.queue.recheckDisk();
+        }, 1000).unref();
 
   const ingest = buildIngestApp({
     log: deps.log.child({ listener: 'ingest' }),
@@ -56,7 +91,10 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     maxBodySize: config.http.maxBodySize,
     tokens: new BearerTokens(config.http.auth.tokens),
     recentIds: new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock),
-    broadcaster: new Broadcaster(sinks),
+    broadcaster: new Broadcaster(routes, journal),
+    journalRejected: (reason, count) => {
+      metrics.journalRejected.labels(reason).inc(count);
+    },
     stats: ingestStats,
     isShuttingDown: () => shuttingDown,
   });
@@ -65,6 +103,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     endpoints,
     ingest: ingestStats,
     metrics,
+    journal: view,
     startedAt: Date.now(),
     isReady: () => listening && !shuttingDown,
   });
@@ -76,6 +115,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     debug,
     metrics,
     ingestStats,
+    journal,
     markListening() {
       listening = true;
     },
@@ -89,10 +129,44 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       const drained = await Promise.race([closed, timedOut]);
       deadline.abort();
       if (!drained) for (const sink of sinks) sink.destroy();
+      if (watch !== undefined) clearInterval(watch);
+      journal?.close();
       return {
         drained,
         undelivered: endpoints.map((e) => ({ endpoint: e.config.name, pending: e.stats.pending })),
       };
     },
   };
+}
+
+function openJournal(config: RelayConfig, log: Logger, metrics: RelayMetrics) {
+  const { path, sync, maxSize } = config.storage;
+  if (path === undefined) return undefined;
+  const journal = new Journal(path, { sync, maxSize });
+  journal.onCommit = (seconds) => {
+    metrics.journalCommit.observe(seconds);
+  };
+  journal.onError = (err, lost) => {
+    // Refused appends were answered 503; unrecorded acks mean re-delivery after a restart.
+    log.error({ err, ...lost }, 'journal commit failed');
+  };
+  log.info({ path: journal.path, sync, maxSize, bytes: journal.bytes }, 'journal open');
+  return journal;
+}
+
+/** Undelivered events of endpoints no longer configured: kept, and said so. */
+function reportOrphans(
+  journal: Journal,
+  endpoints: readonly Endpoint[],
+  restored: ReadonlyMap<string, number>,
+  log: Logger,
+): void {
+  const configured = new Set(endpoints.map((e) => e.config.name));
+  for (const [endpoint, pending] of restored) {
+    if (configured.has(endpoint)) continue;
+    log.warn(
+      { endpoint, pending, journal: journal.path },
+      'the journal holds undelivered events for an endpoint that is not configured: they are kept until it returns or `registry-relay journal purge --endpoint NAME`',
+    );
+  }
 }

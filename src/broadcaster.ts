@@ -1,28 +1,51 @@
 import type { RelayEvent } from './event.ts';
+import type { Journal } from './journal/journal.ts';
 import { RESOLVED, type Sink } from './sink.ts';
 
+/** Where the broadcaster sends: an endpoint's name, its filter and the head of its queue. */
+export interface Route {
+  readonly name: string;
+  accepts(event: RelayEvent): boolean;
+  readonly queue: Sink;
+}
+
 /**
- * Hands every event to every endpoint's pipeline. Pipelines take events synchronously into
- * their own queues, so one endpoint's state never delays another's or ingest's answer.
+ * Hands every event to the queue of every endpoint whose filter accepts it. Queues take
+ * events synchronously, so one endpoint's state never delays another's or ingest's answer.
+ * With a journal, the events and the endpoints that owe them are committed first: a
+ * queue only ever sees an event that will survive a crash.
  */
 export class Broadcaster {
-  readonly #sinks: readonly Sink[];
+  readonly #routes: readonly Route[];
+  readonly #journal: Journal | undefined;
 
-  constructor(sinks: readonly Sink[]) {
-    this.#sinks = sinks;
+  constructor(routes: readonly Route[], journal?: Journal) {
+    this.#routes = routes;
+    this.#journal = journal;
   }
 
-  /** Resolves once every pipeline has taken every event; rejects if one refused. */
+  /** Resolves once every event is in every matching queue; rejects if that failed. */
   write(events: readonly RelayEvent[]): Promise<void> {
-    // Pipelines answer RESOLVED when they took the event at once, the common case: only
-    // the other answers are waited for.
+    const targets = events.map((e) => this.#routes.filter((r) => r.accepts(e)));
+    if (this.#journal === undefined) return this.#handOver(events, targets);
+    return this.#journal
+      .append(
+        [...events],
+        targets.map((routes) => routes.map((r) => r.name)),
+      )
+      .then(() => this.#handOver(events, targets));
+  }
+
+  #handOver(events: readonly RelayEvent[], targets: readonly Route[][]): Promise<void> {
+    // Queues answer RESOLVED when they took the event at once, the common case: only the
+    // other answers are waited for.
     let waiting: Promise<void>[] | undefined;
-    for (const event of events) {
-      for (const sink of this.#sinks) {
-        const taken = sink.write(event);
+    events.forEach((event, i) => {
+      for (const route of targets[i] ?? []) {
+        const taken = route.queue.write(event);
         if (taken !== RESOLVED) (waiting ??= []).push(taken);
       }
-    }
+    });
     return waiting === undefined ? RESOLVED : Promise.all(waiting).then(() => undefined);
   }
 }

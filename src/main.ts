@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
+import { JOURNAL_USAGE, runJournalCommand, UsageError } from './journal/cli.ts';
 import { createLogger } from './logger.ts';
 import { startRelay } from './server.ts';
 
 const USAGE = `usage:
   registry-relay --config FILE      run the relay (or set RELAY_CONFIG=FILE)
   registry-relay check-config FILE  validate FILE; exit 0 if valid, 2 if not
+${JOURNAL_USAGE}
   registry-relay --help`;
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or invalid config. */
@@ -15,7 +17,12 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        endpoint: { type: 'string' },
+        since: { type: 'string' },
+      },
       allowPositionals: true,
     });
   } catch (err) {
@@ -43,6 +50,31 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     } catch (err) {
       if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+  }
+  const command = positionals[0];
+  if (command === 'dead-letters' || command === 'journal') {
+    const file = values.config ?? process.env['RELAY_CONFIG'];
+    if (file === undefined || file === '') {
+      process.stderr.write(`${command} needs --config FILE\n${USAGE}\n`);
+      return 2;
+    }
+    try {
+      const config = await loadConfig(file);
+      runJournalCommand(
+        command,
+        positionals[1],
+        { endpoint: values.endpoint, since: values.since },
+        config,
+        (line) => process.stdout.write(`${line}\n`),
+      );
+      return 0;
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof UsageError) {
         process.stderr.write(`${err.message}\n`);
         return 2;
       }

@@ -37,7 +37,8 @@ export async function startRelay(
     });
   } catch (err) {
     await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
-    relay.endpoints.forEach((e) => e.sink?.destroy());
+    relay.endpoints.forEach((e) => e.queue?.destroy());
+    relay.journal?.close();
     throw err;
   }
   relay.markListening();

@@ -101,6 +101,12 @@ describe('config', () => {
       ignoredMediaTypes: [],
       ignore: { mediaTypes: [], actions: [] },
       maxPending: 100000,
+      retry: { maxAttempts: undefined, maxAgeNs: undefined },
+    });
+    assert.deepEqual(c.storage, {
+      sync: 'normal',
+      maxSize: 10 * 2 ** 30,
+      window: 1000,
     });
   });
 
@@ -115,6 +121,7 @@ http:
   dedup: {window: 1m, maxIds: 10}
 log: {level: debug}
 shutdown: {timeout: 30s}
+storage: {path: /var/lib/relay, sync: full, maxSize: 1GiB, window: 50}
 notifications:
   events: {includereferences: true}
   endpoints:
@@ -128,6 +135,7 @@ notifications:
       ignore: {mediatypes: [text/plain], actions: [pull]}
       disabled: true
       queue: {maxPending: 7}
+      retry: {maxAttempts: 3, maxAge: 24h}
     - name: nanos
       url: http://b/
       timeout: 1500000000
@@ -157,6 +165,13 @@ notifications:
       ignoredMediaTypes: ['application/octet-stream'],
       ignore: { mediaTypes: ['text/plain'], actions: ['pull'] },
       maxPending: 7,
+      retry: { maxAttempts: 3, maxAgeNs: 24 * 3600e9 },
+    });
+    assert.deepEqual(c.storage, {
+      path: '/var/lib/relay',
+      sync: 'full',
+      maxSize: 2 ** 30,
+      window: 50,
     });
     // Zero means "use the default" in the registry, for all three.
     assert.ok(nanos);
@@ -212,6 +227,7 @@ notifications:
 http: {addr: nowhere, maxBodySize: lots}
 log: {level: loud}
 shutdown: {timeout: 10x}
+storage: {sync: sometimes, maxSize: big}
 notifications:
   endpoints:
     - name: ci
@@ -220,6 +236,7 @@ notifications:
       threshold: -1
       headers: {A: 3}
       queue: {maxPending: 0}
+      retry: {maxAttempts: 0, maxAge: -1h}
 `);
     const expect = [
       'http.addr: not a listen address: use "host:port", "[::1]:port" or ":port" (got "nowhere")',
@@ -235,6 +252,10 @@ notifications:
       'notifications.endpoints[0].threshold:',
       'notifications.endpoints[0].headers.A:',
       'notifications.endpoints[0].queue.maxPending:',
+      'notifications.endpoints[0].retry.maxAttempts:',
+      'notifications.endpoints[0].retry.maxAge:',
+      'storage.sync:',
+      'storage.maxSize:',
     ]) {
       assert.ok(
         p.some((l) => l.startsWith(path)),

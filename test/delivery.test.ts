@@ -1,31 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { after, describe, it } from 'node:test';
-import {
-  envelope,
-  loadFixtures,
-  pushEvent,
-  startReceiver,
-  startTestRelay,
-  V1,
-  waitUntil,
-  type Receiver,
-} from './helpers.ts';
+import { describe, it } from 'node:test';
+import { closedAfterTests, envelope, loadFixtures, pushEvent, V1, waitUntil } from './helpers.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const r = await startReceiver(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-async function relay(...args: Parameters<typeof startTestRelay>) {
-  const r = await startTestRelay(...args);
-  cleanups.push(() => r.stop());
-  return r;
-}
+const { receiver, relay } = closedAfterTests();
 
 /** A port on which nothing listens: connections are refused. */
 async function closedPort(): Promise<number> {

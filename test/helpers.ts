@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { after } from 'node:test';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import type { Clock } from '../src/clock.ts';
@@ -305,4 +306,51 @@ export interface ExpvarEndpoint {
     Errors: number;
     Statuses: Record<string, number>;
   };
+}
+
+/**
+ * Receivers and relays that are closed after the calling file's tests, so that no server
+ * keeps the test process alive. Call once, at the top level of a test file.
+ */
+export function closedAfterTests() {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const receiver = async (...args: Parameters<typeof startReceiver>): Promise<Receiver> => {
+    const r = await startReceiver(...args);
+    cleanups.push(() => r.close());
+    return r;
+  };
+  const relay = async (...args: Parameters<typeof startTestRelay>) => {
+    const r = await startTestRelay(...args);
+    cleanups.push(() => r.stop());
+    return r;
+  };
+  return { receiver, relay };
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768+), for a test that closes a port and
+ * listens on it again later: an ephemeral port may meanwhile be the local end of some
+ * outgoing connection, and listening on it then fails with EADDRINUSE.
+ */
+export async function portToReopen(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => {
+        resolve(false);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        resolve(true);
+      });
+    });
+    if (ok) {
+      await new Promise((r) => server.close(r));
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Breaker } from '../src/endpoint/breaker.ts';
 import { DeliveryError } from '../src/endpoint/http.ts';
-import { RetryingSink } from '../src/endpoint/retry.ts';
+import { GaveUpError, RetryingSink } from '../src/endpoint/retry.ts';
 import type { RelayEvent } from '../src/event.ts';
 import { RESOLVED, SinkClosedError, type Sink } from '../src/sink.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
@@ -135,5 +135,57 @@ describe('RetryingSink', () => {
     await clock.advance(10_000);
     assert.equal(flaky.attempts.length, 3602);
     assert.equal(clock.pendingTimers, 0, 'no timer left behind');
+  });
+
+  it('gives up at retry.maxAttempts with the last error, then takes the next event', async () => {
+    const clock = new FakeClock();
+    const flaky = flakySink(clock, (n) => n <= 3);
+    const sink = new RetryingSink({
+      endpoint: 'ep',
+      next: flaky.sink,
+      breaker: new Breaker(10, 1000),
+      clock,
+      log: memoryLogger().log,
+      limits: { maxAttempts: 3 },
+    });
+    const err = await sink.write(event('e1')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof GaveUpError, 'a GaveUpError');
+    assert.equal(err.attempts, 3);
+    assert.match(err.message, /retry\.maxAttempts/);
+    assert.match(err.lastError, /500 Internal Server Error/);
+    await sink.write(event('e2'));
+    assert.deepEqual(
+      flaky.attempts.map((a) => a.id),
+      ['e1', 'e1', 'e1', 'e2'],
+    );
+  });
+
+  it('gives up once an attempt fails after retry.maxAge since acceptance', async () => {
+    const clock = new FakeClock();
+    const flaky = flakySink(clock, () => true);
+    const sink = new RetryingSink({
+      endpoint: 'ep',
+      next: flaky.sink,
+      breaker: new Breaker(1, 1000),
+      clock,
+      log: memoryLogger().log,
+      limits: { maxAgeMs: 5000 },
+    });
+    const accepted = { ...event('old'), acceptedAt: clock.now() };
+    let failure: unknown;
+    const writing = sink.write(accepted).catch((e: unknown) => (failure = e));
+    const outcome = (): unknown => failure;
+    await clock.advance(4999);
+    assert.equal(outcome(), undefined, 'younger than maxAge: still retrying');
+    assert.equal(flaky.attempts.length, 5, 'one attempt a second');
+    await clock.advance(1);
+    await writing;
+    const error = outcome();
+    assert.ok(error instanceof GaveUpError);
+    assert.match(error.message, /retry\.maxAge/);
+    assert.equal(error.attempts, 6);
   });
 });

@@ -22,6 +22,11 @@ export const DEFAULTS = {
     backoffNs: 1e9,
     maxPending: 100_000,
   },
+  storage: {
+    sync: 'normal',
+    maxSize: 10 * 2 ** 30,
+    window: 1000,
+  },
 } as const;
 
 export interface ListenAddress {
@@ -63,6 +68,24 @@ function duration(fallbackNs: number, { zeroIsDefault }: { zeroIsDefault: boolea
         return ns === 0 && zeroIsDefault ? fallbackNs : ns;
       }),
   );
+}
+
+/** A duration that may be absent (undefined); zero is refused. */
+function optionalDuration() {
+  return z
+    .union([z.string(), z.number()], {
+      error: 'expected a duration such as "30m", "24h" or a number of nanoseconds',
+    })
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const ns = parseGoDuration(v);
+      if (ns === undefined || ns <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'not a positive duration such as "24h"' });
+        return z.NEVER;
+      }
+      return ns;
+    });
 }
 
 function byteSize(fallback: number) {
@@ -137,6 +160,15 @@ const endpointSchema = z
         })
         .prefault({}),
     ),
+    retry: z.preprocess(
+      nullToUndefined,
+      z
+        .strictObject({
+          maxAttempts: z.number().int().min(1).optional(),
+          maxAge: z.preprocess(nullToUndefined, optionalDuration()),
+        })
+        .prefault({}),
+    ),
   })
   .transform((e) => ({
     name: e.name,
@@ -149,6 +181,7 @@ const endpointSchema = z
     ignoredMediaTypes: e.ignoredmediatypes,
     ignore: { mediaTypes: e.ignore.mediatypes, actions: e.ignore.actions },
     maxPending: e.queue.maxPending,
+    retry: { maxAttempts: e.retry.maxAttempts, maxAgeNs: e.retry.maxAge },
   }));
 
 export const configSchema = z.strictObject({
@@ -189,6 +222,17 @@ export const configSchema = z.strictObject({
         level: z
           .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
           .default(DEFAULTS.log.level),
+      })
+      .prefault({}),
+  ),
+  storage: z.preprocess(
+    nullToUndefined,
+    z
+      .strictObject({
+        path: z.string().min(1, 'a directory, or leave storage out for memory only').optional(),
+        sync: z.enum(['normal', 'full']).default(DEFAULTS.storage.sync),
+        maxSize: byteSize(DEFAULTS.storage.maxSize),
+        window: z.number().int().min(2).default(DEFAULTS.storage.window),
       })
       .prefault({}),
   ),

@@ -1,6 +1,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../endpoint/pipeline.ts';
+import type { JournalView } from '../metrics/backlog.ts';
 import { expvar } from '../metrics/expvar.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
@@ -10,6 +11,7 @@ export interface DebugDeps {
   readonly endpoints: readonly Endpoint[];
   readonly ingest: IngestStats;
   readonly metrics: RelayMetrics;
+  readonly journal: JournalView | undefined;
   readonly startedAt: number;
   /** Ready means listening and not shutting down. */
   readonly isReady: () => boolean;
@@ -23,7 +25,7 @@ export function buildDebugApp(deps: DebugDeps) {
     forceCloseConnections: true,
   });
   app.get('/debug/vars', (_req, reply) =>
-    reply.send(expvar(deps.endpoints, deps.ingest, deps.startedAt)),
+    reply.send(expvar(deps.endpoints, deps.ingest, deps.startedAt, deps.journal)),
   );
   app.get('/metrics', async (_req, reply) => {
     const body = await deps.metrics.register.metrics();

@@ -15,6 +15,11 @@ export class Deque<T> {
     this.#items.push(item);
   }
 
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+
   /** The first item, left in place. */
   peek(): T | undefined {
     return this.#items[this.#head];

@@ -11,6 +11,8 @@ export type AttemptOutcome =
  * metrics library; the metrics module implements it (see metrics/endpoint-stats.ts).
  */
 export interface EndpointListener {
+  /** The journal held `count` undelivered events for the endpoint at start. */
+  restorePending(count: number): void;
   /** The event passed the filter and entered the queue (the registry's `Events`). */
   onQueued(event: RelayEvent): void;
   /** The queue was full and dropped this, its oldest event. */
@@ -19,4 +21,6 @@ export interface EndpointListener {
   onAttempt(outcome: AttemptOutcome): void;
   /** The endpoint answered 2xx for this event; it is no longer pending. */
   onDelivered(event: RelayEvent): void;
+  /** Retry limits were reached: the event left the backlog for the dead letters. */
+  onDeadLettered(event: RelayEvent): void;
 }

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { EndpointConfig } from '../config/schema.ts';
+import type { Journal } from '../journal/journal.ts';
+import { JournalQueue } from '../journal/queue.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
 import { EndpointStats } from '../metrics/endpoint-stats.ts';
-import type { Sink } from '../sink.ts';
 import { Breaker } from './breaker.ts';
-import { FilterSink } from './filter.ts';
+import { Filter } from './filter.ts';
 import { HttpSink } from './http.ts';
 import { QueueSink } from './queue.ts';
 import { RetryingSink } from './retry.ts';
@@ -14,25 +15,32 @@ import { RetryingSink } from './retry.ts';
 export interface Endpoint {
   readonly config: EndpointConfig;
   readonly stats: EndpointStats;
-  /** The head of the pipeline (the filter); undefined for a disabled endpoint. */
-  readonly sink: Sink | undefined;
-  readonly queue: QueueSink | undefined;
+  readonly filter: Filter;
+  /** The head of the pipeline: events enter here; undefined for a disabled endpoint. */
+  readonly queue: QueueSink | JournalQueue | undefined;
 }
 
 export interface PipelineDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: RelayMetrics;
+  /** With a journal: the journal, the memory window, and what it holds for this endpoint. */
+  readonly journal?: { journal: Journal; window: number; restored: number } | undefined;
 }
 
 /**
  * Builds an endpoint's pipeline, read from the inside out: HTTP (one attempt) ← retrying
- * (the registry's breaker) ← bounded queue (isolation: ingest never waits on delivery) ←
- * filter (the registry's ignore rules). Events enter at the filter.
+ * (the registry's breaker, optional retry limits) ← queue (isolation: ingest never waits
+ * on delivery; bounded in memory, or a window over the journal). The broadcaster applies
+ * the filter (the registry's ignore rules) before an event enters the queue.
  */
 export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpoint {
   const stats = new EndpointStats(config.name, deps.metrics, deps.clock);
-  if (config.disabled) return { config, stats, sink: undefined, queue: undefined };
+  const filter = new Filter({
+    mediaTypes: [...config.ignoredMediaTypes, ...config.ignore.mediaTypes],
+    actions: config.ignore.actions,
+  });
+  if (config.disabled) return { config, stats, filter, queue: undefined };
 
   const log = deps.log.child({ endpoint: config.name });
   const http = new HttpSink({
@@ -48,20 +56,28 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     breaker: new Breaker(config.threshold, config.backoffNs / 1e6),
     clock: deps.clock,
     log,
-  });
-  const queue = new QueueSink({
-    endpoint: config.name,
-    next: retrying,
-    maxPending: config.maxPending,
-    listener: stats,
-    log,
-  });
-  const filter = new FilterSink(
-    {
-      mediaTypes: [...config.ignoredMediaTypes, ...config.ignore.mediaTypes],
-      actions: config.ignore.actions,
+    limits: {
+      maxAttempts: config.retry.maxAttempts,
+      maxAgeMs: config.retry.maxAgeNs === undefined ? undefined : config.retry.maxAgeNs / 1e6,
     },
-    queue,
-  );
-  return { config, stats, sink: filter, queue };
+  });
+  const queue =
+    deps.journal === undefined
+      ? new QueueSink({
+          endpoint: config.name,
+          next: retrying,
+          maxPending: config.maxPending,
+          listener: stats,
+          log,
+        })
+      : new JournalQueue({
+          endpoint: config.name,
+          journal: deps.journal.journal,
+          next: retrying,
+          window: deps.journal.window,
+          listener: stats,
+          log,
+          restored: deps.journal.restored,
+        });
+  return { config, stats, filter, queue };
 }

@@ -3,6 +3,7 @@ import type { RelayEvent } from '../event.ts';
 import { RESOLVED, SinkClosedError, type Sink } from '../sink.ts';
 import { Deque } from './deque.ts';
 import type { EndpointListener } from './listener.ts';
+import { GaveUpError } from './retry.ts';
 
 /**
  * A bounded FIFO in front of a slower sink: `write` takes the event synchronously, one
@@ -42,6 +43,11 @@ export class QueueSink implements Sink {
     return this.#waiting.length + (this.#inFlight === undefined ? 0 : 1);
   }
 
+  /** Acceptance time of the oldest undelivered event, if any. */
+  oldestAcceptedAt(): number | undefined {
+    return (this.#inFlight ?? this.#waiting.peek())?.acceptedAt;
+  }
+
   write(event: RelayEvent): Promise<void> {
     if (this.#closed) return Promise.reject(new SinkClosedError(this.#endpoint));
     if (this.#waiting.length >= this.#maxPending) {
@@ -69,8 +75,17 @@ export class QueueSink implements Sink {
         this.#listener.onDelivered(event);
       } catch (err) {
         if (this.#destroyed) break;
-        // The retrying sink below never gives up, so this is a defect, not a delivery
-        // failure; say so loudly rather than lose the event quietly.
+        if (err instanceof GaveUpError) {
+          // Memory mode has no dead-letter table: this line is the dead letter.
+          this.#listener.onDeadLettered(event);
+          this.#log.error(
+            { eventId: event.id, attempts: err.attempts, lastError: err.lastError },
+            `dead-lettered: ${err.message} (no storage.path: the event is not kept)`,
+          );
+          continue;
+        }
+        // The retrying sink gives up only with GaveUpError, so this is a defect, not a
+        // delivery failure; say so loudly rather than lose the event quietly.
         this.#listener.onDropped(event);
         this.#log.error({ err, eventId: event.id }, 'event lost: unexpected error in pipeline');
       } finally {

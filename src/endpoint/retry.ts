@@ -5,9 +5,31 @@ import { SinkClosedError, type Sink } from '../sink.ts';
 import type { Breaker } from './breaker.ts';
 import { DeliveryError } from './http.ts';
 
+/** Per endpoint, optional: when to stop retrying an event and dead-letter it. */
+export interface RetryLimits {
+  readonly maxAttempts?: number | undefined;
+  /** Milliseconds since the event was accepted. */
+  readonly maxAgeMs?: number | undefined;
+}
+
+/** The retrying sink gave up on an event (retry.maxAttempts or retry.maxAge reached). */
+export class GaveUpError extends Error {
+  readonly code = 'RELAY_GAVE_UP';
+  readonly attempts: number;
+  readonly lastError: string;
+  constructor(endpoint: string, attempts: number, reason: string, lastError: string) {
+    super(`${endpoint}: gave up after ${String(attempts)} attempts (${reason}): ${lastError}`);
+    this.name = 'GaveUpError';
+    this.attempts = attempts;
+    this.lastError = lastError;
+  }
+}
+
 /**
  * Retries each event on the next sink until it succeeds, pacing attempts with the
- * registry's breaker. It never drops an event by itself: only `destroy` ends the retries.
+ * registry's breaker. Without limits (the registry's behaviour) it never gives up: only
+ * `destroy` ends the retries. With `retry.maxAttempts` or `retry.maxAge`, a failed attempt
+ * that reaches either throws GaveUpError, and the queue dead-letters the event.
  */
 export class RetryingSink implements Sink {
   readonly #endpoint: string;
@@ -16,9 +38,18 @@ export class RetryingSink implements Sink {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #abort = new AbortController();
+  readonly #limits: RetryLimits;
 
-  constructor(opts: { endpoint: string; next: Sink; breaker: Breaker; clock: Clock; log: Logger }) {
+  constructor(opts: {
+    endpoint: string;
+    next: Sink;
+    breaker: Breaker;
+    clock: Clock;
+    log: Logger;
+    limits?: RetryLimits;
+  }) {
     this.#endpoint = opts.endpoint;
+    this.#limits = opts.limits ?? {};
     this.#next = opts.next;
     this.#breaker = opts.breaker;
     this.#clock = opts.clock;
@@ -41,9 +72,23 @@ export class RetryingSink implements Sink {
         if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
         this.#breaker.failure(this.#clock.now());
         this.#logFailure(event, attempt, err);
+        const reason = this.#exhausted(event, attempt);
+        if (reason !== undefined) {
+          const last = err instanceof Error ? err.message : String(err);
+          throw new GaveUpError(this.#endpoint, attempt, reason, last);
+        }
         attempt += 1;
       }
     }
+  }
+
+  #exhausted(event: RelayEvent, attempts: number): string | undefined {
+    const { maxAttempts, maxAgeMs } = this.#limits;
+    if (maxAttempts !== undefined && attempts >= maxAttempts) return 'retry.maxAttempts';
+    if (maxAgeMs !== undefined && this.#clock.now() - event.acceptedAt >= maxAgeMs) {
+      return 'retry.maxAge';
+    }
+    return undefined;
   }
 
   #logFailure(event: RelayEvent, attempt: number, err: unknown): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Broadcaster } from '../broadcaster.ts';
 import type { Clock } from '../clock.ts';
 import { EnvelopeError, readEnvelope, type RelayEvent } from '../event.ts';
+import { JournalUnavailableError } from '../journal/journal.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { BearerTokens } from './auth.ts';
 import type { RecentIds } from './recent-ids.ts';
@@ -22,6 +23,8 @@ export interface IngestDeps {
   readonly recentIds: RecentIds;
   readonly broadcaster: Broadcaster;
   readonly stats: IngestStats;
+  /** Counts events refused because the journal could not take them. */
+  readonly journalRejected: (reason: 'full' | 'write', count: number) => void;
   /** True once shutdown began: ingest then answers 503 so the registry keeps the events. */
   readonly isShuttingDown: () => boolean;
 }
@@ -133,6 +136,21 @@ export function buildIngestApp(deps: IngestDeps) {
       await deps.broadcaster.write(fresh);
     } catch (err) {
       for (const id of ids) deps.recentIds.delete(id);
+      if (err instanceof JournalUnavailableError) {
+        const full = err.code === 'RELAY_JOURNAL_FULL';
+        deps.journalRejected(full ? 'full' : 'write', fresh.length);
+        req.log.error(
+          { reqId: req.id, code: err.code, events: fresh.length, err: full ? undefined : err },
+          `events refused with 503: ${err.message}`,
+        );
+        void reply.header('retry-after', '10');
+        return refuse(
+          reply,
+          503,
+          full ? 'journal_full' : 'journal_unavailable',
+          `${err.message}; the events were not accepted, retry later`,
+        );
+      }
       req.log.warn({ reqId: req.id, err }, 'an endpoint refused events while shutting down');
       return refuse(reply, 503, 'shutting_down', 'the relay is shutting down; retry later');
     }

@@ -16,6 +16,7 @@ export class EndpointStats implements EndpointListener {
   failures = 0;
   errors = 0;
   dropped = 0;
+  deadLettered = 0;
   readonly statuses = new Map<string, number>();
   /** Accept-to-delivered latency of delivered events. */
   readonly latency = { count: 0, sumMs: 0, maxMs: 0 };
@@ -38,6 +39,7 @@ export class EndpointStats implements EndpointListener {
       errors: metrics.events.labels('Errors', endpoint),
       pending: metrics.pending.labels(endpoint),
       dropped: metrics.dropped.labels(endpoint),
+      deadLettered: metrics.deadLettered.labels(endpoint),
       latency: metrics.deliveryLatency.labels(endpoint),
       attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
       attemptFailure: metrics.attemptDuration.labels(endpoint, 'failure'),
@@ -50,6 +52,20 @@ export class EndpointStats implements EndpointListener {
     this.#prom.errors.inc(0);
     this.#prom.pending.set(0);
     this.#prom.dropped.inc(0);
+    this.#prom.deadLettered.inc(0);
+  }
+
+  /** Events found undelivered in the journal at start: pending, though not queued now. */
+  restorePending(count: number): void {
+    this.pending += count;
+    this.#prom.pending.inc(count);
+  }
+
+  onDeadLettered(): void {
+    this.deadLettered += 1;
+    this.pending -= 1;
+    this.#prom.deadLettered.inc();
+    this.#prom.pending.dec();
   }
 
   onQueued(): void {

@@ -1,4 +1,5 @@
 import type { Endpoint } from '../endpoint/pipeline.ts';
+import type { JournalView } from './backlog.ts';
 import type { IngestStats } from './ingest-stats.ts';
 
 const REDACTED = '<redacted>';
@@ -21,8 +22,14 @@ const goSlice = (list: readonly string[]): readonly string[] | null =>
  * `/debug/vars` in the shape registry 2.8.2 serves, so existing scrapers keep working, with
  * every header value redacted. Relay-only figures sit beside it under `relay`.
  */
-export function expvar(endpoints: readonly Endpoint[], ingest: IngestStats, startedAt: number) {
+export function expvar(
+  endpoints: readonly Endpoint[],
+  ingest: IngestStats,
+  startedAt: number,
+  journal?: JournalView,
+) {
   const mem = process.memoryUsage();
+  const dead = journal?.journal.deadLetterCounts();
   return {
     registry: {
       notifications: {
@@ -63,12 +70,25 @@ export function expvar(endpoints: readonly Endpoint[], ingest: IngestStats, star
         name: config.name,
         MaxPending: config.maxPending,
         Dropped: stats.dropped,
+        DeadLettered: stats.deadLettered,
+        ...(dead === undefined ? {} : { DeadLetters: dead.get(config.name) ?? 0 }),
         DeliveryLatency: {
           Count: stats.latency.count,
           MeanMs: stats.latency.count === 0 ? 0 : stats.latency.sumMs / stats.latency.count,
           MaxMs: stats.latency.maxMs,
         },
       })),
+      ...(journal === undefined
+        ? {}
+        : {
+            journal: {
+              path: journal.journal.path,
+              sync: journal.journal.sync,
+              bytes: journal.journal.bytes,
+              maxSize: journal.journal.maxSize,
+              orphanedPending: Object.fromEntries(journal.orphans),
+            },
+          }),
     },
     cmdline: process.argv,
     memstats: {

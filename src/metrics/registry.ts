@@ -54,6 +54,24 @@ export function createMetrics() {
       labelNames: ['endpoint'] as const,
       registers,
     }),
+    deadLettered: new Counter({
+      name: 'relay_dead_lettered_events_total',
+      help: 'Events given up on (retry.maxAttempts or retry.maxAge) and moved to the dead letters.',
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
+    journalCommit: new Histogram({
+      name: 'relay_journal_commit_seconds',
+      help: 'Duration of journal commits (one per event-loop turn with writes; fsync included with sync: full).',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    journalRejected: new Counter({
+      name: 'relay_journal_rejected_events_total',
+      help: 'Events refused with 503 because the journal was at storage.maxSize or could not write.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     duplicates: new Counter({
       name: 'relay_duplicate_events_total',
       help: 'Events acknowledged but not delivered again because their id was accepted recently.',

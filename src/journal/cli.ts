@@ -1,0 +1,104 @@
+import { parseGoDuration } from '../config/units.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { Journal, type DeadLetterFilter } from './journal.ts';
+
+export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
+                                    WHEN: a duration back from now ("24h") or a date
+  registry-relay journal status --config FILE
+  registry-relay journal purge --endpoint NAME --config FILE
+                                    drop the undelivered events of an endpoint that is no
+                                    longer configured`;
+
+/** A usage mistake: exit 2 with this message. */
+export class UsageError extends Error {}
+
+/** `--since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
+export function parseSince(text: string, now = Date.now()): number {
+  const ns = parseGoDuration(text);
+  if (ns !== undefined && ns > 0) return now - ns / 1e6;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) {
+    throw new UsageError(`--since ${JSON.stringify(text)}: not a duration ("24h") nor a date`);
+  }
+  return at;
+}
+
+function openFor(config: RelayConfig): Journal {
+  const { path, sync, maxSize } = config.storage;
+  if (path === undefined) {
+    throw new UsageError('the config has no storage.path: there is no journal to look at');
+  }
+  return new Journal(path, { sync, maxSize });
+}
+
+/**
+ * The `dead-letters` and `journal` commands. They open the journal next to a running
+ * relay safely (SQLite WAL); the relay notices their changes within a second.
+ */
+export function runJournalCommand(
+  command: 'dead-letters' | 'journal',
+  action: string | undefined,
+  opts: { endpoint?: string | undefined; since?: string | undefined },
+  config: RelayConfig,
+  out: (line: string) => void,
+): void {
+  const filter: DeadLetterFilter = {
+    endpoint: opts.endpoint,
+    since: opts.since === undefined ? undefined : parseSince(opts.since),
+  };
+  if (command === 'dead-letters' && !['list', 'replay', 'purge'].includes(action ?? '')) {
+    throw new UsageError(`dead-letters needs list, replay or purge, got ${String(action)}`);
+  }
+  if (command === 'journal' && !['status', 'purge'].includes(action ?? '')) {
+    throw new UsageError(`journal needs status or purge, got ${String(action)}`);
+  }
+  const journal = openFor(config);
+  try {
+    if (command === 'dead-letters') {
+      if (action === 'list') {
+        const rows = journal.listDeadLetters(filter);
+        for (const d of rows) {
+          out(
+            JSON.stringify({
+              endpoint: d.endpoint,
+              eventId: d.eventId,
+              action: d.action,
+              attempts: d.attempts,
+              error: d.error,
+              acceptedAt: new Date(d.acceptedAt).toISOString(),
+              deadAt: new Date(d.deadAt).toISOString(),
+            }),
+          );
+        }
+        out(`${String(rows.length)} dead letters`);
+      } else if (action === 'replay') {
+        out(`${String(journal.replayDeadLetters(filter))} dead letters queued again`);
+      } else {
+        out(`${String(journal.purgeDeadLetters(filter))} dead letters purged`);
+      }
+      return;
+    }
+    if (action === 'status') {
+      const configured = new Set(config.notifications.endpoints.map((e) => e.name));
+      const pending = journal.pendingCounts();
+      const dead = journal.deadLetterCounts();
+      const names = new Set([...configured, ...pending.keys(), ...dead.keys()]);
+      out(`journal ${journal.path}: ${String(journal.bytes)} bytes`);
+      for (const name of names) {
+        out(
+          `${name}: ${String(pending.get(name) ?? 0)} pending, ${String(dead.get(name) ?? 0)} dead letters${configured.has(name) ? '' : ' (not configured)'}`,
+        );
+      }
+      return;
+    }
+    if (opts.endpoint === undefined) throw new UsageError('journal purge needs --endpoint NAME');
+    if (config.notifications.endpoints.some((e) => e.name === opts.endpoint)) {
+      throw new UsageError(
+        `${opts.endpoint} is configured: its events are being delivered; remove it from the config first`,
+      );
+    }
+    out(`${String(journal.purgePending(opts.endpoint))} pending events of ${opts.endpoint} purged`);
+  } finally {
+    journal.close();
+  }
+}

@@ -1,0 +1,413 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { RelayEvent } from '../event.ts';
+
+export type SyncMode = 'normal' | 'full';
+
+/** Ingest must not answer 2xx: the journal is at `storage.maxSize` or cannot write. */
+export class JournalUnavailableError extends Error {
+  readonly code: 'RELAY_JOURNAL_FULL' | 'RELAY_JOURNAL_WRITE';
+  constructor(code: JournalUnavailableError['code'], message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'JournalUnavailableError';
+    this.code = code;
+  }
+}
+
+export interface DeadLetter {
+  readonly endpoint: string;
+  readonly seq: number;
+  readonly eventId: string;
+  readonly action: string;
+  readonly attempts: number;
+  readonly error: string;
+  /** Epoch ms. */
+  readonly acceptedAt: number;
+  readonly deadAt: number;
+}
+
+export interface DeadLetterFilter {
+  readonly endpoint?: string | undefined;
+  /** Epoch ms: only dead letters that died at or after it. */
+  readonly since?: number | undefined;
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  action: string;
+  media_type: string | null;
+  accepted_at: number;
+  envelope: string;
+}
+
+const FILE = 'journal.db';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  media_type TEXT,
+  accepted_at INTEGER NOT NULL,
+  envelope TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (
+  endpoint TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (endpoint, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pending_seq ON pending (seq);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  endpoint TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  dead_at INTEGER NOT NULL,
+  PRIMARY KEY (endpoint, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dead_letters_seq ON dead_letters (seq);
+`;
+
+/**
+ * The durable journal: SQLite in WAL mode, one file under `storage.path`. An event is one
+ * `events` row; each endpoint that must still deliver it has a `pending` row; an event an
+ * endpoint gave up on has a `dead_letters` row instead. An event row goes when nothing
+ * refers to it, so the file's used pages track what is still owed, not what ever came.
+ *
+ * Appends and acknowledgements made in the same event-loop turn share one transaction
+ * (group commit): with `sync: full` the fsync per commit is paid once per turn, not per
+ * request. better-sqlite3 is synchronous: a commit blocks the loop for its duration,
+ * which `relay_journal_commit_seconds` reports.
+ */
+export class Journal {
+  readonly path: string;
+  readonly sync: SyncMode;
+  readonly maxSize: number;
+  readonly #db: Database.Database;
+  readonly #statements;
+  #appends: { events: RelayEvent[]; targets: string[][]; done: PendingPromise }[] = [];
+  #acks: { endpoint: string; seq: number }[] = [];
+  #flushScheduled = false;
+  #usedBytes = 0;
+  #closed = false;
+  /** Called with each commit's duration in seconds. */
+  onCommit: (seconds: number) => void = () => undefined;
+  /** Called when a commit failed; appends are refused to their callers, acks only here. */
+  onError: (err: Error, lost: { appends: number; acks: number }) => void = () => undefined;
+
+  constructor(dir: string, opts: { sync: SyncMode; maxSize: number }) {
+    mkdirSync(dir, { recursive: true });
+    this.path = join(dir, FILE);
+    this.sync = opts.sync;
+    this.maxSize = opts.maxSize;
+    this.#db = new Database(this.path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    // After a checkpoint the WAL is cut back to this size instead of keeping its peak.
+    this.#db.pragma('journal_size_limit = 67108864');
+    this.#db.exec(SCHEMA);
+    const db = this.#db;
+    this.#statements = {
+      insertEvent: db.prepare(
+        'INSERT INTO events (id, action, media_type, accepted_at, envelope) VALUES (?, ?, ?, ?, ?)',
+      ),
+      insertPending: db.prepare('INSERT INTO pending (endpoint, seq) VALUES (?, ?)'),
+      deletePending: db.prepare('DELETE FROM pending WHERE endpoint = ? AND seq = ?'),
+      deleteEventIfUnused: db.prepare(
+        `DELETE FROM events WHERE seq = @seq
+           AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = @seq)
+           AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE seq = @seq)`,
+      ),
+      load: db.prepare<[string, number, number], EventRow>(
+        `SELECT e.seq, e.id, e.action, e.media_type, e.accepted_at, e.envelope
+           FROM pending p JOIN events e ON e.seq = p.seq
+          WHERE p.endpoint = ? AND p.seq > ? ORDER BY p.seq LIMIT ?`,
+      ),
+      insertDead: db.prepare(
+        'INSERT OR REPLACE INTO dead_letters (endpoint, seq, attempts, error, dead_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      pendingCounts: db.prepare<[], { endpoint: string; n: number }>(
+        'SELECT endpoint, count(*) AS n FROM pending GROUP BY endpoint',
+      ),
+      deadCounts: db.prepare<[], { endpoint: string; n: number }>(
+        'SELECT endpoint, count(*) AS n FROM dead_letters GROUP BY endpoint',
+      ),
+      oldestPending: db.prepare<[], { endpoint: string; at: number }>(
+        `SELECT p.endpoint AS endpoint, min(e.accepted_at) AS at
+           FROM pending p JOIN events e ON e.seq = p.seq GROUP BY p.endpoint`,
+      ),
+      pageCount: db.prepare<[], { page_count: number }>('PRAGMA page_count'),
+      freelist: db.prepare<[], { freelist_count: number }>('PRAGMA freelist_count'),
+      pageSize: db.prepare<[], { page_size: number }>('PRAGMA page_size'),
+    };
+    this.#refreshSize();
+  }
+
+  /** Bytes on disk: the database file and its write-ahead log. */
+  get bytes(): number {
+    return fileSize(this.path) + fileSize(`${this.path}-wal`);
+  }
+
+  /** Bytes the database's live pages hold (free pages excluded), plus the WAL. */
+  get usedBytes(): number {
+    return this.#usedBytes;
+  }
+
+  /**
+   * Journals `events`, each with the endpoints that must deliver it (`targets[i]`), and
+   * sets their `seq`. Resolves once committed; rejects with JournalUnavailableError, and
+   * nothing of this call is kept, if the journal is full or the write fails.
+   */
+  append(events: RelayEvent[], targets: string[][]): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new JournalUnavailableError('RELAY_JOURNAL_WRITE', 'journal closed'));
+    }
+    if (this.#usedBytes >= this.maxSize) {
+      return Promise.reject(
+        new JournalUnavailableError(
+          'RELAY_JOURNAL_FULL',
+          `the journal holds ${String(this.#usedBytes)} bytes, storage.maxSize is ${String(this.maxSize)}`,
+        ),
+      );
+    }
+    const done = pendingPromise();
+    this.#appends.push({ events, targets, done });
+    this.#schedule();
+    return done.promise;
+  }
+
+  /** The endpoint answered 2xx for event `seq`: it no longer owes it. */
+  ack(endpoint: string, seq: number): void {
+    this.#acks.push({ endpoint, seq });
+    this.#schedule();
+  }
+
+  /** Moves event `seq` from the endpoint's backlog to its dead letters. */
+  deadLetter(endpoint: string, seq: number, attempts: number, error: string): void {
+    this.flush();
+    this.#db.transaction(() => {
+      this.#statements.insertDead.run(endpoint, seq, attempts, error, Date.now());
+      this.#statements.deletePending.run(endpoint, seq);
+    })();
+  }
+
+  /** Up to `limit` of the endpoint's undelivered events after `afterSeq`, oldest first. */
+  load(endpoint: string, afterSeq: number, limit: number): RelayEvent[] {
+    this.flush();
+    return this.#statements.load.all(endpoint, afterSeq, limit).map((r) => ({
+      id: r.id,
+      action: r.action,
+      mediaType: r.media_type ?? undefined,
+      envelope: r.envelope,
+      acceptedAt: r.accepted_at,
+      seq: r.seq,
+    }));
+  }
+
+  pendingCounts(): Map<string, number> {
+    return new Map(this.#statements.pendingCounts.all().map((r) => [r.endpoint, r.n]));
+  }
+
+  deadLetterCounts(): Map<string, number> {
+    return new Map(this.#statements.deadCounts.all().map((r) => [r.endpoint, r.n]));
+  }
+
+  /** Acceptance time (epoch ms) of each endpoint's oldest undelivered event. */
+  oldestPending(): Map<string, number> {
+    return new Map(this.#statements.oldestPending.all().map((r) => [r.endpoint, r.at]));
+  }
+
+  /** True when another connection (the dead-letters CLI) changed the database. */
+  changedElsewhere(): boolean {
+    const version = this.#db.pragma('data_version', { simple: true }) as number;
+    const changed = this.#dataVersion !== undefined && version !== this.#dataVersion;
+    this.#dataVersion = version;
+    return changed;
+  }
+  #dataVersion: number | undefined;
+
+  listDeadLetters(filter: DeadLetterFilter = {}): DeadLetter[] {
+    const { where, params } = deadLetterWhere(filter);
+    return this.#db
+      .prepare<unknown[], DeadLetter>(
+        `SELECT d.endpoint, d.seq, e.id AS eventId, e.action, d.attempts, d.error,
+                e.accepted_at AS acceptedAt, d.dead_at AS deadAt
+           FROM dead_letters d JOIN events e ON e.seq = d.seq ${where}
+          ORDER BY d.endpoint, d.seq`,
+      )
+      .all(...params);
+  }
+
+  /**
+   * Puts matching dead letters back at the end of their endpoint's backlog: each becomes
+   * a new event row (a new, higher seq) pending for that endpoint alone.
+   */
+  replayDeadLetters(filter: DeadLetterFilter = {}): number {
+    const { where, params } = deadLetterWhere(filter);
+    const rows = this.#db
+      .prepare<unknown[], EventRow & { endpoint: string }>(
+        `SELECT d.endpoint, e.seq, e.id, e.action, e.media_type, e.accepted_at, e.envelope
+           FROM dead_letters d JOIN events e ON e.seq = d.seq ${where} ORDER BY d.seq`,
+      )
+      .all(...params);
+    const s = this.#statements;
+    this.#db.transaction(() => {
+      for (const r of rows) {
+        const info = s.insertEvent.run(r.id, r.action, r.media_type, r.accepted_at, r.envelope);
+        s.insertPending.run(r.endpoint, Number(info.lastInsertRowid));
+        this.#db
+          .prepare('DELETE FROM dead_letters WHERE endpoint = ? AND seq = ?')
+          .run(r.endpoint, r.seq);
+        s.deleteEventIfUnused.run({ seq: r.seq });
+      }
+    })();
+    return rows.length;
+  }
+
+  /** Deletes matching dead letters for good. */
+  purgeDeadLetters(filter: DeadLetterFilter = {}): number {
+    const { where, params } = deadLetterWhere(filter);
+    const rows = this.#db
+      .prepare<unknown[], { endpoint: string; seq: number }>(
+        `SELECT d.endpoint, d.seq FROM dead_letters d ${where}`,
+      )
+      .all(...params);
+    this.#db.transaction(() => {
+      for (const r of rows) {
+        this.#db
+          .prepare('DELETE FROM dead_letters WHERE endpoint = ? AND seq = ?')
+          .run(r.endpoint, r.seq);
+        this.#statements.deleteEventIfUnused.run({ seq: r.seq });
+      }
+    })();
+    return rows.length;
+  }
+
+  /** Forgets every undelivered event of `endpoint` (one no longer configured). */
+  purgePending(endpoint: string): number {
+    const seqs = this.#db
+      .prepare<[string], { seq: number }>('SELECT seq FROM pending WHERE endpoint = ?')
+      .all(endpoint);
+    this.#db.transaction(() => {
+      for (const { seq } of seqs) {
+        this.#statements.deletePending.run(endpoint, seq);
+        this.#statements.deleteEventIfUnused.run({ seq });
+      }
+    })();
+    return seqs.length;
+  }
+
+  /** Commits what is queued now (normally done at the end of the event-loop turn). */
+  flush(): void {
+    this.#flushScheduled = false;
+    const appends = this.#appends;
+    const acks = this.#acks;
+    if (appends.length === 0 && acks.length === 0) return;
+    this.#appends = [];
+    this.#acks = [];
+    const s = this.#statements;
+    const started = performance.now();
+    try {
+      this.#db.transaction(() => {
+        for (const { endpoint, seq } of acks) {
+          s.deletePending.run(endpoint, seq);
+          s.deleteEventIfUnused.run({ seq });
+        }
+        for (const { events, targets } of appends) {
+          events.forEach((event, i) => {
+            const owed = targets[i] ?? [];
+            // An event no endpoint wants (all filters ignore it) is not kept at all.
+            if (owed.length === 0) return;
+            const info = s.insertEvent.run(
+              event.id,
+              event.action,
+              event.mediaType ?? null,
+              event.acceptedAt,
+              event.envelope,
+            );
+            const seq = Number(info.lastInsertRowid);
+            event.seq = seq;
+            for (const endpoint of owed) s.insertPending.run(endpoint, seq);
+          });
+        }
+      })();
+    } catch (err) {
+      for (const { events } of appends) for (const e of events) delete e.seq;
+      // Acks are only an optimisation of the next start: re-delivery is the fallback.
+      const failure = new JournalUnavailableError(
+        'RELAY_JOURNAL_WRITE',
+        `journal write failed: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
+      for (const { done } of appends) done.reject(failure);
+      this.onError(failure, { appends: appends.length, acks: acks.length });
+      return;
+    } finally {
+      this.onCommit((performance.now() - started) / 1000);
+    }
+    this.#refreshSize();
+    for (const { done } of appends) done.resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #schedule(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      if (!this.#closed) this.flush();
+    });
+  }
+
+  #refreshSize(): void {
+    const s = this.#statements;
+    const pageSize = s.pageSize.get()?.page_size ?? 4096;
+    const live = (s.pageCount.get()?.page_count ?? 0) - (s.freelist.get()?.freelist_count ?? 0);
+    this.#usedBytes = live * pageSize + fileSize(`${this.path}-wal`);
+  }
+}
+
+function deadLetterWhere(filter: DeadLetterFilter): { where: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  if (filter.endpoint !== undefined) {
+    clauses.push('d.endpoint = ?');
+    params.push(filter.endpoint);
+  }
+  if (filter.since !== undefined) {
+    clauses.push('d.dead_at >= ?');
+    params.push(filter.since);
+  }
+  return { where: clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`, params };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+interface PendingPromise {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function pendingPromise(): PendingPromise {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
