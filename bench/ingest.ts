@@ -1,6 +1,8 @@
 // Scenario "ingest": accepted events/s with 1-event envelopes, 50 keep-alive connections,
 // 8 s, one fast receiver; against a bare Fastify server parsing the same JSON.
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -108,12 +110,15 @@ async function baselineRun(seconds: number) {
   }
 }
 
-async function relayRun(seconds: number) {
+async function relayRun(seconds: number, sync?: 'normal' | 'full') {
   const receiver = await startBenchReceivers(1);
   const relay = await startRelayProcess({
     notifications: {
       endpoints: [{ name: 'rx', url: receiver.urls[0], queue: { maxPending: 1_000_000 } }],
     },
+    ...(sync === undefined
+      ? {}
+      : { storage: { path: mkdtempSync(join(tmpdir(), 'relay-bench-journal-')), sync } }),
   });
   try {
     return await hammer(`${relay.ingestUrl}/events`, seconds, 50);
@@ -121,4 +126,33 @@ async function relayRun(seconds: number) {
     await relay.stop();
     receiver.stop();
   }
+}
+
+/**
+ * Scenario "journal": accepted events/s as in "ingest", with the journal off, with
+ * `sync: normal` and with `sync: full`, alternating, best of 2 each.
+ */
+export async function journalScenario(seconds = 8, rounds = 2): Promise<Row[]> {
+  const modes = [undefined, 'normal', 'full'] as const;
+  const best = new Map<string, number>();
+  for (let i = 0; i < rounds; i++) {
+    for (const sync of modes) {
+      const run = await relayRun(seconds, sync);
+      if (run.failed > 0) throw new Error(`journal ${String(sync)}: ${String(run.failed)} failed`);
+      const key = sync ?? 'off';
+      best.set(key, Math.max(best.get(key) ?? 0, run.perSecond));
+    }
+  }
+  const off = best.get('off') ?? 0;
+  return (['normal', 'full'] as const).map((sync) => {
+    const relay = best.get(sync) ?? 0;
+    return {
+      scenario: 'journal',
+      figure: `accepted events/s, journal sync: ${sync} (baseline: journal off)`,
+      relay,
+      baseline: off,
+      ratio: relay / off,
+      unit: '/s',
+    };
+  });
 }

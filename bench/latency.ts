@@ -2,6 +2,9 @@
 // its own request as the registry sends them, to 10 receivers through the relay; baseline:
 // the same events POSTed straight to the same 10 receivers. Receivers compute the latency
 // from `benchSentAt` (epoch ms, stamped just before sending) on the same machine clock.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   benchEvent,
   epochMs,
@@ -48,12 +51,13 @@ async function direct(): Promise<number[]> {
   }
 }
 
-async function viaRelay(): Promise<number[]> {
+async function viaRelay(journal = false): Promise<number[]> {
   const receivers = await startBenchReceivers(RECEIVERS, { latency: true });
   const relay = await startRelayProcess({
     notifications: {
       endpoints: receivers.urls.map((url, i) => ({ name: `rx${String(i)}`, url })),
     },
+    ...(journal ? { storage: { path: mkdtempSync(join(tmpdir(), 'relay-bench-latency-')) } } : {}),
   });
   const ingest = poster(`${relay.ingestUrl}/events`);
   try {
@@ -70,6 +74,7 @@ async function viaRelay(): Promise<number[]> {
 export async function latencyScenario(): Promise<Row[]> {
   const base = await direct();
   const relay = await viaRelay();
+  const journaled = await viaRelay(true);
   const figure = (q: string) =>
     `send-to-receipt ${q}, ${RATE.toLocaleString('en-US')} events/s to ${String(RECEIVERS)} endpoints`;
   return [
@@ -92,6 +97,16 @@ export async function latencyScenario(): Promise<Row[]> {
         unit: 'ms',
       },
       5,
+    ),
+    atMost(
+      {
+        scenario: 'latency',
+        figure: `${figure('p99')}, journal (sync: normal)`,
+        relay: quantile(journaled, 0.99),
+        baseline: quantile(base, 0.99),
+        unit: 'ms',
+      },
+      15,
     ),
   ];
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fanoutScenario, isolationScenario } from './fanout.ts';
-import { ingestScenario } from './ingest.ts';
+import { ingestScenario, journalScenario } from './ingest.ts';
 import { latencyScenario } from './latency.ts';
 import { memoryScenario } from './memory.ts';
 import { registryScenario } from './registry.ts';
@@ -13,6 +13,7 @@ import { markdownTable, type Row } from './result.ts';
 
 const scenarios: Record<string, () => Promise<Row[]>> = {
   ingest: () => ingestScenario(),
+  journal: () => journalScenario(),
   fanout: () => fanoutScenario(),
   isolation: () => isolationScenario(),
   latency: () => latencyScenario(),
