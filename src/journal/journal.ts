@@ -125,6 +125,7 @@ export class Journal {
            FROM pending p JOIN events e ON e.seq = p.seq
           WHERE p.endpoint = ? AND p.seq > ? ORDER BY p.seq LIMIT ?`,
       ),
+      deleteDead: db.prepare('DELETE FROM dead_letters WHERE endpoint = ? AND seq = ?'),
       insertDead: db.prepare(
         'INSERT OR REPLACE INTO dead_letters (endpoint, seq, attempts, error, dead_at) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -257,9 +258,7 @@ export class Journal {
       for (const r of rows) {
         const info = s.insertEvent.run(r.id, r.action, r.media_type, r.accepted_at, r.envelope);
         s.insertPending.run(r.endpoint, Number(info.lastInsertRowid));
-        this.#db
-          .prepare('DELETE FROM dead_letters WHERE endpoint = ? AND seq = ?')
-          .run(r.endpoint, r.seq);
+        s.deleteDead.run(r.endpoint, r.seq);
         s.deleteEventIfUnused.run({ seq: r.seq });
       }
     })();
@@ -276,9 +275,7 @@ export class Journal {
       .all(...params);
     this.#db.transaction(() => {
       for (const r of rows) {
-        this.#db
-          .prepare('DELETE FROM dead_letters WHERE endpoint = ? AND seq = ?')
-          .run(r.endpoint, r.seq);
+        this.#statements.deleteDead.run(r.endpoint, r.seq);
         this.#statements.deleteEventIfUnused.run({ seq: r.seq });
       }
     })();
