@@ -13,10 +13,13 @@ import { Journal } from './journal/journal.ts';
 import { JournalQueue } from './journal/queue.ts';
 import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
 import type { Sink } from './sink.ts';
+import type { EventFacts } from './event.ts';
 
 export interface RelayDeps {
   readonly log: Logger;
   readonly clock?: Clock;
+  /** Where proxy variables are read; process.env unless a test gives its own. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface DrainReport {
@@ -55,6 +58,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       clock,
       log: deps.log,
       metrics,
+      env: deps.env ?? process.env,
       journal:
         journal === undefined
           ? undefined
@@ -67,11 +71,17 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       ? undefined
       : new JournalView(journal, new Set(endpoints.map((e) => e.config.name)), restored);
   registerBacklogMetrics(metrics, endpoints, clock, view);
-  const routes: Route[] = endpoints.flatMap((e) =>
-    e.queue === undefined
-      ? []
-      : [{ name: e.config.name, accepts: (ev) => e.filter.accepts(ev), queue: e.queue }],
-  );
+  const routes: Route[] = endpoints.flatMap((e) => {
+    if (e.queue === undefined) return [];
+    const filtered = metrics.filtered.labels(e.config.name);
+    filtered.inc(0);
+    const accepts = (facts: EventFacts): boolean => {
+      if (e.filter.accepts(facts)) return true;
+      filtered.inc();
+      return false;
+    };
+    return [{ name: e.config.name, accepts, queue: e.queue }];
+  });
   const sinks: Sink[] = routes.map((r) => r.queue);
   let listening = false;
   let shuttingDown = false;

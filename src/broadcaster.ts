@@ -1,11 +1,11 @@
-import type { RelayEvent } from './event.ts';
+import type { Accepted, EventFacts, RelayEvent } from './event.ts';
 import type { Journal } from './journal/journal.ts';
 import { RESOLVED, type Sink } from './sink.ts';
 
 /** Where the broadcaster sends: an endpoint's name, its filter and the head of its queue. */
 export interface Route {
   readonly name: string;
-  accepts(event: RelayEvent): boolean;
+  accepts(facts: EventFacts): boolean;
   readonly queue: Sink;
 }
 
@@ -25,12 +25,13 @@ export class Broadcaster {
   }
 
   /** Resolves once every event is in every matching queue; rejects if that failed. */
-  write(events: readonly RelayEvent[]): Promise<void> {
-    const targets = events.map((e) => this.#routes.filter((r) => r.accepts(e)));
+  write(accepted: readonly Accepted[]): Promise<void> {
+    const events = accepted.map((a) => a.event);
+    const targets = accepted.map((a) => this.#routes.filter((r) => r.accepts(a.facts)));
     if (this.#journal === undefined) return this.#handOver(events, targets);
     return this.#journal
       .append(
-        [...events],
+        events,
         targets.map((routes) => routes.map((r) => r.name)),
       )
       .then(() => this.#handOver(events, targets));

@@ -50,12 +50,58 @@ function shared(value: string): string {
   return value;
 }
 
+/** What an event's target is, as filters and formats name it. */
+export type TargetKind = 'manifest' | 'blob' | 'tag';
+
+const MANIFEST: readonly TargetKind[] = ['manifest'];
+const BLOB: readonly TargetKind[] = ['blob'];
+const TAG: readonly TargetKind[] = ['tag'];
+// A delete by digest (`{digest, repository}`) looks the same for a manifest and a blob.
+const MANIFEST_OR_BLOB: readonly TargetKind[] = ['manifest', 'blob'];
+
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : undefined;
+
+/**
+ * What the target is, from what the registry wrote: the URL's last route (`/manifests/` or
+ * `/blobs/`), else a tag without digest (a tag delete), else the media type, else a tag
+ * (a manifest). A bare `{digest, repository}` delete could be either a manifest or a blob.
+ */
+export function targetKinds(target: Readonly<Record<string, unknown>>): readonly TargetKind[] {
+  const route = /\/(manifests|blobs)\/[^/]*$/.exec(text(target['url']) ?? '');
+  if (route) return route[1] === 'manifests' ? MANIFEST : BLOB;
+  const digest = text(target['digest']);
+  const tag = text(target['tag']);
+  if (tag !== undefined && digest === undefined) return TAG;
+  const mediaType = text(target['mediaType']);
+  if (mediaType !== undefined) return /manifest|index/.test(mediaType) ? MANIFEST : BLOB;
+  return tag === undefined ? MANIFEST_OR_BLOB : MANIFEST;
+}
+
+/**
+ * The fields filters decide on. Made at ingest from the parsed event and not kept: a
+ * pending event carries only its envelope, and the journal records whom it is for.
+ */
+export interface EventFacts {
+  readonly action: string;
+  readonly mediaType: string | undefined;
+  readonly repository: string | undefined;
+  readonly tag: string | undefined;
+  readonly targets: readonly TargetKind[];
+}
+
+/** An accepted event, with the facts its routing is decided on. */
+export interface Accepted {
+  readonly event: RelayEvent;
+  readonly facts: EventFacts;
+}
+
 /**
  * Validates a parsed envelope `{"events":[...]}`. Each event needs a non-empty string `id`,
  * a string `action` and an object `target`; everything else is carried through untouched.
  * Throws EnvelopeError naming the first problem and where it is.
  */
-export function readEnvelope(parsed: unknown, acceptedAt: number): RelayEvent[] {
+export function readEnvelope(parsed: unknown, acceptedAt: number): Accepted[] {
   if (!isObject(parsed)) {
     throw new EnvelopeError('body', `expected an object {"events":[...]}, got ${kindOf(parsed)}`);
   }
@@ -78,14 +124,25 @@ export function readEnvelope(parsed: unknown, acceptedAt: number): RelayEvent[] 
     if (!isObject(target)) {
       throw new EnvelopeError(`${where}.target`, `expected an object, got ${kindOf(target)}`);
     }
-    const mediaType = target['mediaType'];
+    const mediaType = text(target['mediaType']);
+    const sharedAction = shared(action);
+    const sharedMediaType = mediaType === undefined ? undefined : shared(mediaType);
     return {
-      id,
-      action: shared(action),
-      mediaType: typeof mediaType === 'string' && mediaType !== '' ? shared(mediaType) : undefined,
-      // One flat string: a template literal would leave a rope of three pieces per event.
-      envelope: JSON.stringify({ events: [event] }),
-      acceptedAt,
+      event: {
+        id,
+        action: sharedAction,
+        mediaType: sharedMediaType,
+        // One flat string: a template literal would leave a rope of three pieces per event.
+        envelope: JSON.stringify({ events: [event] }),
+        acceptedAt,
+      },
+      facts: {
+        action: sharedAction,
+        mediaType: sharedMediaType,
+        repository: text(target['repository']),
+        tag: text(target['tag']),
+        targets: targetKinds(target),
+      },
     };
   });
 }

@@ -78,6 +78,15 @@ describe('sizes and addresses', () => {
   });
 });
 
+const NONE = { include: [], exclude: [] };
+const NO_FILTER = {
+  actions: NONE,
+  mediatypes: NONE,
+  repositories: NONE,
+  tags: NONE,
+  targets: NONE,
+};
+
 describe('config', () => {
   it('applies the registry defaults and the relay defaults', () => {
     const c = parseConfig(oneEndpoint(''), 't.yaml', {});
@@ -97,11 +106,18 @@ describe('config', () => {
       headers: {},
       timeoutNs: 1e9,
       threshold: 10,
-      backoffNs: 1e9,
+      backoff: { strategy: 'fixed', delayMs: 1000 },
       ignoredMediaTypes: [],
       ignore: { mediaTypes: [], actions: [] },
+      filter: NO_FILTER,
+      format: { type: 'envelope' },
+      batch: { maxEvents: 1, maxWaitNs: 0 },
+      signing: undefined,
+      tls: undefined,
+      proxy: undefined,
+      concurrency: 1,
       maxPending: 100000,
-      retry: { maxAttempts: undefined, maxAgeNs: undefined },
+      retry: { maxAttempts: undefined, maxAgeNs: undefined, maxRetryAfterNs: 300e9 },
     });
     assert.deepEqual(c.storage, {
       sync: 'normal',
@@ -161,11 +177,18 @@ notifications:
       headers: { Authorization: ['Bearer abc'], 'X-Multi': ['a', 'b'], 'X-Single': ['one'] },
       timeoutNs: 500e6,
       threshold: 5,
-      backoffNs: 1e9,
+      backoff: { strategy: 'fixed', delayMs: 1000 },
       ignoredMediaTypes: ['application/octet-stream'],
       ignore: { mediaTypes: ['text/plain'], actions: ['pull'] },
+      filter: NO_FILTER,
+      format: { type: 'envelope' },
+      batch: { maxEvents: 1, maxWaitNs: 0 },
+      signing: undefined,
+      tls: undefined,
+      proxy: undefined,
+      concurrency: 1,
       maxPending: 7,
-      retry: { maxAttempts: 3, maxAgeNs: 24 * 3600e9 },
+      retry: { maxAttempts: 3, maxAgeNs: 24 * 3600e9, maxRetryAfterNs: 300e9 },
     });
     assert.deepEqual(c.storage, {
       path: '/var/lib/relay',
@@ -176,7 +199,7 @@ notifications:
     // Zero means "use the default" in the registry, for all three.
     assert.ok(nanos);
     assert.equal(nanos.timeoutNs, 1.5e9);
-    assert.equal(nanos.backoffNs, 1e9);
+    assert.deepEqual(nanos.backoff, { strategy: 'fixed', delayMs: 1000 });
     assert.equal(nanos.threshold, 10);
     assert.deepEqual(nanos.ignore, { mediaTypes: [], actions: [] });
   });

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Breaker } from '../src/endpoint/breaker.ts';
+import { Breaker, type BackoffPolicy } from '../src/endpoint/breaker.ts';
+import { Delivery } from '../src/endpoint/delivery.ts';
+import { FormatError } from '../src/endpoint/format/format.ts';
 import { DeliveryError } from '../src/endpoint/http.ts';
 import { GaveUpError, RetryingSink } from '../src/endpoint/retry.ts';
 import type { RelayEvent } from '../src/event.ts';
 import { RESOLVED, SinkClosedError, type Sink } from '../src/sink.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
+
+const fixed = (delayMs: number): BackoffPolicy => ({ strategy: 'fixed', delayMs });
 
 const event = (id: string): RelayEvent => ({
   id,
@@ -15,20 +19,23 @@ const event = (id: string): RelayEvent => ({
   acceptedAt: 0,
 });
 
+const one = (e: RelayEvent): Delivery => new Delivery([e]);
+
 /** A sink that records the clock at each attempt and fails while `failing()` says so. */
-function flakySink(clock: FakeClock, failing: (attempt: number) => boolean) {
+function flakySink(
+  clock: FakeClock,
+  failing: (attempt: number) => boolean,
+  error: () => Error = () =>
+    new DeliveryError('ep', 'RELAY_HTTP_STATUS', 'answered 500 Internal Server Error', {
+      status: 500,
+    }),
+) {
   const attempts: { id: string; at: number }[] = [];
   let destroyed = false;
-  const sink: Sink = {
-    write(e) {
-      attempts.push({ id: e.id, at: clock.now() });
-      if (failing(attempts.length)) {
-        return Promise.reject(
-          new DeliveryError('ep', 'RELAY_HTTP_STATUS', 'answered 500 Internal Server Error', {
-            status: 500,
-          }),
-        );
-      }
+  const sink: Sink<Delivery> = {
+    write(d) {
+      attempts.push({ id: d.id, at: clock.now() });
+      if (failing(attempts.length)) return Promise.reject(error());
       return RESOLVED;
     },
     close: () => RESOLVED,
@@ -41,7 +48,7 @@ function flakySink(clock: FakeClock, failing: (attempt: number) => boolean) {
 
 describe('Breaker (the registry retry policy)', () => {
   it('retries at once until threshold failures, then once per backoff', () => {
-    const b = new Breaker(3, 4000);
+    const b = new Breaker(3, fixed(4000));
     assert.equal(b.delay(0), 0);
     b.failure(0);
     b.failure(15);
@@ -67,12 +74,12 @@ describe('RetryingSink', () => {
     const sink = new RetryingSink({
       endpoint: 'ep',
       next: flaky.sink,
-      breaker: new Breaker(3, 4000),
+      breaker: new Breaker(3, fixed(4000)),
       clock,
       log,
     });
     let done = false;
-    const writing = sink.write(event('e1')).then(() => (done = true));
+    const writing = sink.write(one(event('e1'))).then(() => (done = true));
     await settle();
     assert.deepEqual(
       flaky.attempts.map((a) => a.at - t0),
@@ -108,11 +115,11 @@ describe('RetryingSink', () => {
     const sink2 = new RetryingSink({
       endpoint: 'ep',
       next: again.sink,
-      breaker: new Breaker(3, 4000),
+      breaker: new Breaker(3, fixed(4000)),
       clock,
       log,
     });
-    await sink2.write(event('e2'));
+    await sink2.write(one(event('e2')));
     assert.equal(again.attempts.length, 2);
   });
 
@@ -122,11 +129,11 @@ describe('RetryingSink', () => {
     const sink = new RetryingSink({
       endpoint: 'ep',
       next: flaky.sink,
-      breaker: new Breaker(2, 1000),
+      breaker: new Breaker(2, fixed(1000)),
       clock,
       log: memoryLogger().log,
     });
-    const writing = sink.write(event('e1'));
+    const writing = sink.write(one(event('e1')));
     await clock.advance(60 * 60 * 1000);
     assert.equal(flaky.attempts.length, 2 + 3600, 'one attempt per second for an hour');
     sink.destroy();
@@ -143,12 +150,12 @@ describe('RetryingSink', () => {
     const sink = new RetryingSink({
       endpoint: 'ep',
       next: flaky.sink,
-      breaker: new Breaker(10, 1000),
+      breaker: new Breaker(10, fixed(1000)),
       clock,
       log: memoryLogger().log,
       limits: { maxAttempts: 3 },
     });
-    const err = await sink.write(event('e1')).then(
+    const err = await sink.write(one(event('e1'))).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -156,7 +163,7 @@ describe('RetryingSink', () => {
     assert.equal(err.attempts, 3);
     assert.match(err.message, /retry\.maxAttempts/);
     assert.match(err.lastError, /500 Internal Server Error/);
-    await sink.write(event('e2'));
+    await sink.write(one(event('e2')));
     assert.deepEqual(
       flaky.attempts.map((a) => a.id),
       ['e1', 'e1', 'e1', 'e2'],
@@ -169,14 +176,14 @@ describe('RetryingSink', () => {
     const sink = new RetryingSink({
       endpoint: 'ep',
       next: flaky.sink,
-      breaker: new Breaker(1, 1000),
+      breaker: new Breaker(1, fixed(1000)),
       clock,
       log: memoryLogger().log,
       limits: { maxAgeMs: 5000 },
     });
     const accepted = { ...event('old'), acceptedAt: clock.now() };
     let failure: unknown;
-    const writing = sink.write(accepted).catch((e: unknown) => (failure = e));
+    const writing = sink.write(one(accepted)).catch((e: unknown) => (failure = e));
     const outcome = (): unknown => failure;
     await clock.advance(4999);
     assert.equal(outcome(), undefined, 'younger than maxAge: still retrying');
@@ -187,5 +194,113 @@ describe('RetryingSink', () => {
     assert.ok(error instanceof GaveUpError);
     assert.match(error.message, /retry\.maxAge/);
     assert.equal(error.attempts, 6);
+  });
+});
+
+describe('Breaker: exponential backoff and Retry-After', () => {
+  it('doubles from initial past the threshold, capped at max, shortened by jitter', () => {
+    const draws = [0, 0.5, 1, 0, 0, 0, 0];
+    const b = new Breaker(
+      2,
+      { strategy: 'exponential', initialMs: 1000, maxMs: 5000, jitter: 0.5 },
+      () => draws.shift() ?? 0,
+    );
+    b.failure(0);
+    assert.equal(b.delay(0), 0, 'below threshold: immediate, as the registry does');
+    const delays: number[] = [];
+    for (let t = 0; delays.length < 6; t += 100_000) {
+      b.failure(t);
+      delays.push(b.delay(t));
+    }
+    // 1000 (draw 0), 2000×(1−0.25), 4000×(1−0.5), then 8000 → capped at 5000.
+    assert.deepEqual(delays, [1000, 1500, 2000, 5000, 5000, 5000]);
+    b.success();
+    b.failure(0);
+    assert.equal(b.delay(0), 0, 'a success starts over');
+  });
+
+  it('holds the next attempt until Retry-After, even below the threshold', () => {
+    const b = new Breaker(10, fixed(1000));
+    b.failure(5000, 30_000);
+    assert.equal(b.delay(5000), 30_000);
+    assert.equal(b.delay(20_000), 15_000);
+    assert.equal(b.backoffMs, 30_000);
+    b.failure(35_000);
+    assert.equal(b.delay(35_000), 0, 'a failure without Retry-After lifts the hold');
+  });
+});
+
+describe('RetryingSink: Retry-After and formats', () => {
+  const busy = (retryAfterMs: number) => () =>
+    new DeliveryError('ep', 'RELAY_HTTP_STATUS', 'answered 429 Too Many Requests', {
+      status: 429,
+      retryAfterMs,
+    });
+
+  it('waits what a 429 asked for, then retries at once again', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const flaky = flakySink(clock, (n) => n === 1, busy(7000));
+    const sink = new RetryingSink({
+      endpoint: 'ep',
+      next: flaky.sink,
+      breaker: new Breaker(10, fixed(1000)),
+      clock,
+      log: memoryLogger().log,
+      limits: { maxRetryAfterMs: 60_000 },
+    });
+    const writing = sink.write(one(event('e1')));
+    await clock.advance(6999);
+    assert.equal(flaky.attempts.length, 1, 'nothing before Retry-After has passed');
+    await clock.advance(1);
+    await writing;
+    assert.deepEqual(
+      flaky.attempts.map((a) => a.at - t0),
+      [0, 7000],
+    );
+  });
+
+  it('caps Retry-After at retry.maxRetryAfter', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const flaky = flakySink(clock, (n) => n === 1, busy(3_600_000));
+    const sink = new RetryingSink({
+      endpoint: 'ep',
+      next: flaky.sink,
+      breaker: new Breaker(10, fixed(1000)),
+      clock,
+      log: memoryLogger().log,
+      limits: { maxRetryAfterMs: 300_000 },
+    });
+    const writing = sink.write(one(event('e1')));
+    await clock.advance(300_000);
+    await writing;
+    assert.deepEqual(
+      flaky.attempts.map((a) => a.at - t0),
+      [0, 300_000],
+    );
+  });
+
+  it('gives up at once on a delivery its format cannot render', async () => {
+    const clock = new FakeClock();
+    const flaky = flakySink(
+      clock,
+      () => true,
+      () => new FormatError('event e1 is not a valid CloudEvent'),
+    );
+    const sink = new RetryingSink({
+      endpoint: 'ep',
+      next: flaky.sink,
+      breaker: new Breaker(10, fixed(1000)),
+      clock,
+      log: memoryLogger().log,
+    });
+    const err = await sink.write(one(event('e1'))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof GaveUpError);
+    assert.match(err.message, /\(format\)/);
+    assert.equal(flaky.attempts.length, 1, 'no retry: no attempt could succeed');
   });
 });

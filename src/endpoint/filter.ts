@@ -1,4 +1,5 @@
-import type { RelayEvent } from '../event.ts';
+import picomatch from 'picomatch';
+import type { EventFacts } from '../event.ts';
 
 export interface IgnoreRules {
   /** The registry's `ignoredmediatypes` and `ignore.mediatypes`, merged. */
@@ -6,22 +7,103 @@ export interface IgnoreRules {
   readonly actions: readonly string[];
 }
 
+/** One field's patterns: the event needs a match in `include` (if any) and none in `exclude`. */
+export interface MatchList {
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+}
+
+/** The relay's `filter` block: one MatchList per field an event can be routed on. */
+export interface FilterRules {
+  readonly actions: MatchList;
+  readonly mediatypes: MatchList;
+  readonly repositories: MatchList;
+  readonly tags: MatchList;
+  readonly targets: MatchList;
+}
+
+export const FILTER_FIELDS = ['actions', 'mediatypes', 'repositories', 'tags', 'targets'] as const;
+export type FilterField = (typeof FILTER_FIELDS)[number];
+
+/** A pattern that cannot be compiled; the config loader names the endpoint and field. */
+export class PatternError extends Error {
+  readonly code = 'RELAY_BAD_PATTERN';
+}
+
+type Matcher = (value: string) => boolean;
+
 /**
- * The registry's ignore rules: an event is not for this endpoint when its target's media
- * type or its action is listed (exact match). Unlike registry 2.8.2, action rules apply
- * even when no media type is ignored.
+ * `/regex/` or `/regex/flags` is a regular expression (unanchored, as written); anything
+ * else is a glob (picomatch: `*` stops at `/`, `**` crosses it, `{a,b}`, `[0-9]`).
+ */
+export function compilePattern(pattern: string): Matcher {
+  const regex = /^\/(.+)\/([dgimsuvy]*)$/s.exec(pattern);
+  if (regex) {
+    let re: RegExp;
+    try {
+      // The g and y flags make test() stateful; a filter must answer the same every time.
+      re = new RegExp(regex[1] ?? '', (regex[2] ?? '').replace(/[gy]/g, ''));
+    } catch (err) {
+      throw new PatternError(
+        `not a regular expression: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    return (value) => re.test(value);
+  }
+  if (pattern === '') throw new PatternError('an empty pattern matches nothing; remove it');
+  const glob = picomatch(pattern, { dot: true });
+  return (value) => glob(value);
+}
+
+/** A compiled MatchList; `undefined` when it has neither list (every event passes). */
+function compileList(list: MatchList): ((values: readonly string[]) => boolean) | undefined {
+  if (list.include.length === 0 && list.exclude.length === 0) return undefined;
+  const include = list.include.map(compilePattern);
+  const exclude = list.exclude.map(compilePattern);
+  const any = (matchers: Matcher[], values: readonly string[]): boolean =>
+    values.some((v) => matchers.some((m) => m(v)));
+  return (values) =>
+    (include.length === 0 || any(include, values)) && !(exclude.length > 0 && any(exclude, values));
+}
+
+const one = (v: string | undefined): readonly string[] => (v === undefined ? [] : [v]);
+
+const VALUES: Record<FilterField, (facts: EventFacts) => readonly string[]> = {
+  actions: (f) => [f.action],
+  mediatypes: (f) => one(f.mediaType),
+  repositories: (f) => one(f.repository),
+  tags: (f) => one(f.tag),
+  targets: (f) => f.targets,
+};
+
+/**
+ * Decides whether an event is for this endpoint. The registry's ignore rules come first
+ * (exact matches; unlike registry 2.8.2, action rules apply even when no media type is
+ * ignored). Then each `filter` field: OR within a list, AND across fields, exclude wins. An
+ * event without the field (a blob has no tag) matches no pattern: an include list on that
+ * field refuses it, an exclude list lets it through.
  */
 export class Filter {
   readonly #mediaTypes: ReadonlySet<string>;
   readonly #actions: ReadonlySet<string>;
+  readonly #checks: ((facts: EventFacts) => boolean)[] = [];
 
-  constructor(rules: IgnoreRules) {
-    this.#mediaTypes = new Set(rules.mediaTypes);
-    this.#actions = new Set(rules.actions);
+  /** Throws PatternError for a pattern that does not compile. */
+  constructor(ignore: IgnoreRules, rules?: FilterRules) {
+    this.#mediaTypes = new Set(ignore.mediaTypes);
+    this.#actions = new Set(ignore.actions);
+    for (const field of FILTER_FIELDS) {
+      const list = rules?.[field];
+      const matches = list === undefined ? undefined : compileList(list);
+      const values = VALUES[field];
+      if (matches !== undefined) this.#checks.push((facts) => matches(values(facts)));
+    }
   }
 
-  accepts(event: RelayEvent): boolean {
-    if (this.#actions.has(event.action)) return false;
-    return event.mediaType === undefined || !this.#mediaTypes.has(event.mediaType);
+  accepts(facts: EventFacts): boolean {
+    if (this.#actions.has(facts.action)) return false;
+    if (facts.mediaType !== undefined && this.#mediaTypes.has(facts.mediaType)) return false;
+    for (const check of this.#checks) if (!check(facts)) return false;
+    return true;
   }
 }

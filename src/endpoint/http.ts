@@ -1,12 +1,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
-import type { RelayEvent } from '../event.ts';
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.ts';
 import { SinkClosedError, type Sink } from '../sink.ts';
+import type { Delivery, Payload } from './delivery.ts';
+import { FormatError, type Format } from './format/format.ts';
 import type { EndpointListener } from './listener.ts';
-
-/** The registry's envelope media type (v1: what 2.8.2 sends and what receivers expect). */
-export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
+import type { Signer } from './signing.ts';
 
 export type DeliveryErrorCode =
   'RELAY_HTTP_STATUS' | 'RELAY_HTTP_REDIRECT' | 'RELAY_TIMEOUT' | 'RELAY_CONNECTION';
@@ -19,12 +19,20 @@ export class DeliveryError extends Error {
   readonly location: string | undefined;
   /** The transport's own code for connection errors, e.g. ECONNREFUSED. */
   readonly causeCode: string | undefined;
+  /** What a 429 or 503 asked for with Retry-After, in milliseconds (uncapped). */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     endpoint: string,
     code: DeliveryErrorCode,
     message: string,
-    extra: { status?: number; location?: string; causeCode?: string; cause?: unknown } = {},
+    extra: {
+      status?: number;
+      location?: string;
+      causeCode?: string;
+      cause?: unknown;
+      retryAfterMs?: number | undefined;
+    } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'DeliveryError';
@@ -33,7 +41,20 @@ export class DeliveryError extends Error {
     this.status = extra.status;
     this.location = extra.location;
     this.causeCode = extra.causeCode;
+    this.retryAfterMs = extra.retryAfterMs;
   }
+}
+
+/**
+ * Retry-After as milliseconds from `nowMs`: delay-seconds or an HTTP-date (RFC 9110).
+ * Undefined when absent or unreadable; a date in the past is 0.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^[0-9]+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /** `"200 OK"`, as Go's `resp.Status` reads and the registry's `Statuses` map is keyed. */
@@ -53,6 +74,9 @@ const TRANSPORT_HEADERS = new Set([
   'upgrade',
 ]);
 
+/** Headers the relay writes itself when signing; a configured value would break the signature. */
+export const SIGNING_HEADERS = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+
 export function requestHeaders(
   url: URL,
   configured: Readonly<Record<string, readonly string[]>>,
@@ -68,28 +92,34 @@ export function requestHeaders(
     if (TRANSPORT_HEADERS.has(key) || values.length === 0) continue;
     headers[key] = values.length === 1 ? (values[0] ?? '') : [...values];
   }
-  headers['content-type'] = EVENTS_MEDIA_TYPE;
   return headers;
 }
 
 /**
- * POSTs one envelope per event over a keep-alive connection pool of its own. One call is
- * one attempt, bounded as a whole by `timeoutMs`: it resolves on 2xx and throws
- * DeliveryError otherwise. Redirects are never followed: the registry's client turned a
- * 302 into a body-less GET and lost the event, so a 3xx here is a failure to retry.
+ * POSTs one delivery per call over the endpoint's keep-alive dispatcher (a Pool, or a
+ * proxy agent). One call is one attempt, bounded as a whole by `timeoutMs`: it resolves on
+ * 2xx and throws DeliveryError otherwise. The body is rendered in the endpoint's format on
+ * the first attempt and reused; with signing, each attempt is signed with its own
+ * timestamp under the delivery's stable id. Redirects are never followed: the registry's
+ * client turned a 302 into a body-less GET and lost the event, so a 3xx here is a failure
+ * to retry.
  *
  * It speaks undici's dispatch interface directly rather than `request()`: no AbortSignal,
  * response stream or header object per attempt, which the profile showed as a third of the
- * delivery cost. The answer's body is read and discarded as it arrives, so a receiver
- * cannot make the relay buffer any of it.
+ * delivery cost. The answer's body is read and discarded as it arrives (its start is kept
+ * for the error message of a non-2xx), so a receiver cannot make the relay buffer it.
  */
-export class HttpSink implements Sink {
+export class HttpSink implements Sink<Delivery> {
   readonly #endpoint: string;
-  readonly #pool: Pool;
+  readonly #dispatcher: Dispatcher;
+  readonly #origin: string;
   readonly #path: string;
   readonly #headers: string[];
   readonly #timeoutMs: number;
   readonly #listener: EndpointListener;
+  readonly #format: Format;
+  readonly #signer: Signer | undefined;
+  readonly #clock: Clock;
   readonly #inFlight = new Set<Attempt>();
   #destroyed = false;
 
@@ -99,37 +129,58 @@ export class HttpSink implements Sink {
     headers: Readonly<Record<string, readonly string[]>>;
     timeoutMs: number;
     listener: EndpointListener;
+    dispatcher: Dispatcher;
+    format: Format;
+    signer?: Signer | undefined;
+    clock: Clock;
   }) {
     const url = new URL(opts.url);
     this.#endpoint = opts.endpoint;
+    this.#origin = url.origin;
     this.#path = `${url.pathname}${url.search}`;
     this.#headers = Object.entries(requestHeaders(url, opts.headers)).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value]).flatMap((v) => [name, v]),
     );
     this.#timeoutMs = opts.timeoutMs;
     this.#listener = opts.listener;
-    this.#pool = new Pool(url.origin, {
-      connections: 4,
-      keepAliveTimeout: 30_000,
-      connectTimeout: Math.min(opts.timeoutMs, 10_000),
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.#dispatcher = opts.dispatcher;
+    this.#format = opts.format;
+    this.#signer = opts.signer;
+    this.#clock = opts.clock;
   }
 
-  async write(event: RelayEvent): Promise<void> {
+  #render(delivery: Delivery): Payload {
+    if (delivery.payload !== undefined) return delivery.payload;
+    try {
+      delivery.payload = this.#format.render(delivery.events);
+    } catch (err) {
+      if (err instanceof FormatError) throw err;
+      throw new FormatError(
+        `${this.#endpoint}: cannot render delivery ${delivery.id}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    return delivery.payload;
+  }
+
+  async write(delivery: Delivery): Promise<void> {
     if (this.#destroyed) throw new SinkClosedError(this.#endpoint);
+    const payload = this.#render(delivery);
+    let headers =
+      payload.headers.length === 0 ? this.#headers : [...this.#headers, ...payload.headers];
+    if (this.#signer !== undefined) {
+      const timestamp = Math.floor(this.#clock.now() / 1000);
+      headers = [...headers, ...this.#signer.headers(delivery.id, timestamp, payload.body)];
+    }
     const started = performance.now();
     const attempt = new Attempt(this.#timeoutMs);
     this.#inFlight.add(attempt);
-    let status: number;
-    let location: string | undefined;
+    let answer: Answer;
     try {
-      this.#pool.dispatch(
-        { method: 'POST', path: this.#path, headers: this.#headers, body: event.envelope },
+      this.#dispatcher.dispatch(
+        { origin: this.#origin, method: 'POST', path: this.#path, headers, body: payload.body },
         attempt,
       );
-      [status, location] = await attempt.done;
+      answer = await attempt.done;
     } catch (err) {
       if (this.#isDestroyed()) throw new SinkClosedError(this.#endpoint);
       const durationMs = performance.now() - started;
@@ -150,6 +201,7 @@ export class HttpSink implements Sink {
       attempt.settled();
       this.#inFlight.delete(attempt);
     }
+    const { status } = answer;
     const durationMs = performance.now() - started;
     if (status >= 200 && status < 300) {
       this.#listener.onAttempt({ kind: 'success', status, durationMs });
@@ -161,12 +213,19 @@ export class HttpSink implements Sink {
         this.#endpoint,
         'RELAY_HTTP_REDIRECT',
         `answered ${statusText(status)}: redirects are not followed, fix the endpoint url`,
-        { status, location: location ?? '' },
+        { status, location: answer.location ?? '' },
       );
     }
-    throw new DeliveryError(this.#endpoint, 'RELAY_HTTP_STATUS', `answered ${statusText(status)}`, {
-      status,
-    });
+    const said = answer.body === '' ? '' : `: ${answer.body}`;
+    throw new DeliveryError(
+      this.#endpoint,
+      'RELAY_HTTP_STATUS',
+      `answered ${statusText(status)}${said}`,
+      {
+        status,
+        retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()),
+      },
+    );
   }
 
   // A method, not the field: the flag changes while a request is awaited.
@@ -175,31 +234,47 @@ export class HttpSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close();
+    await this.#dispatcher.close();
   }
 
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
     for (const attempt of this.#inFlight) attempt.abort(new SinkClosedError(this.#endpoint));
-    this.#pool.destroy().catch(() => undefined);
+    this.#dispatcher.destroy().catch(() => undefined);
   }
 }
 
+/** What an attempt learnt from a complete answer. */
+interface Answer {
+  readonly status: number;
+  /** Location of a 3xx. */
+  readonly location: string | undefined;
+  /** Retry-After of a 429 or 503. */
+  readonly retryAfter: string | undefined;
+  /** The start of a non-2xx answer's body, one line, for the error message. */
+  readonly body: string;
+}
+
+const BODY_EXCERPT = 200;
+
 /**
- * One request's undici handler: settles `done` with the status (and Location) once the
- * whole answer has been read, or with the error; a timer aborts it after `timeoutMs`,
- * from connecting to the last byte of the answer.
+ * One request's undici handler: settles `done` with the Answer once the whole answer has
+ * been read, or with the error; a timer aborts it after `timeoutMs`, from connecting to
+ * the last byte of the answer.
  */
 class Attempt implements Dispatcher.DispatchHandler {
-  readonly done: Promise<[status: number, location: string | undefined]>;
+  readonly done: Promise<Answer>;
   timedOut = false;
-  #resolve!: (result: [number, string | undefined]) => void;
+  #resolve!: (answer: Answer) => void;
   #reject!: (err: Error) => void;
   #controller: Dispatcher.DispatchController | undefined;
   #abortReason: Error | undefined;
   #status = 0;
   #location: string | undefined;
+  #retryAfter: string | undefined;
+  #excerpt: Buffer[] | undefined;
+  #excerptLength = 0;
   readonly #timer: NodeJS.Timeout;
 
   constructor(timeoutMs: number) {
@@ -239,14 +314,30 @@ class Attempt implements Dispatcher.DispatchHandler {
       const location = headers['location'];
       this.#location = Array.isArray(location) ? location.join(', ') : location;
     }
+    if (statusCode === 429 || statusCode === 503) {
+      // Typed as a string, but a repeated header arrives as an array.
+      const retryAfter: unknown = headers['retry-after'];
+      this.#retryAfter = Array.isArray(retryAfter) ? String(retryAfter[0]) : headers['retry-after'];
+    }
+    if (statusCode < 200 || statusCode >= 300) this.#excerpt = [];
   }
 
-  onResponseData(): void {
-    // The answer's content is not used; reading it frees the connection for the next one.
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // A 2xx answer's content is not used; reading it frees the connection for the next one.
+    if (this.#excerpt !== undefined && this.#excerptLength < BODY_EXCERPT) {
+      this.#excerpt.push(chunk.subarray(0, BODY_EXCERPT - this.#excerptLength));
+      this.#excerptLength += chunk.length;
+    }
   }
 
   onResponseEnd(): void {
-    this.#resolve([this.#status, this.#location]);
+    const text = this.#excerpt === undefined ? '' : Buffer.concat(this.#excerpt).toString('utf8');
+    this.#resolve({
+      status: this.#status,
+      location: this.#location,
+      retryAfter: this.#retryAfter,
+      body: text.replace(/\s+/g, ' ').trim(),
+    });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {

@@ -17,6 +17,8 @@ export interface EndpointListener {
   onQueued(event: RelayEvent): void;
   /** The queue was full and dropped this, its oldest event. */
   onDropped(event: RelayEvent): void;
+  /** A delivery of `events` events (one request, retried as a whole) left the queue. */
+  onDeliveryStarted(events: number): void;
   /** One HTTP attempt finished (the registry's `Successes`, `Failures`, `Errors`). */
   onAttempt(outcome: AttemptOutcome): void;
   /** The endpoint answered 2xx for this event; it is no longer pending. */

@@ -1,15 +1,23 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import type { EndpointConfig } from '../config/schema.ts';
+import type { EndpointConfig, FormatConfig } from '../config/endpoint.ts';
 import type { Journal } from '../journal/journal.ts';
 import { JournalQueue } from '../journal/queue.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
 import { EndpointStats } from '../metrics/endpoint-stats.ts';
+import type { DeliveryPolicy } from './backlog.ts';
 import { Breaker } from './breaker.ts';
 import { Filter } from './filter.ts';
+import { cloudEventsFormat } from './format/cloudevents.ts';
+import { envelopeFormat } from './format/envelope.ts';
+import type { Format } from './format/format.ts';
+import { slackFormat } from './format/slack.ts';
+import { templateFormat } from './format/template.ts';
 import { HttpSink } from './http.ts';
 import { QueueSink } from './queue.ts';
 import { RetryingSink } from './retry.ts';
+import { Signer } from './signing.ts';
+import { buildTransport } from './transport.ts';
 
 /** One configured destination: its config, its figures and, unless disabled, its pipeline. */
 export interface Endpoint {
@@ -24,43 +32,88 @@ export interface PipelineDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: RelayMetrics;
+  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (process.env in production). */
+  readonly env: NodeJS.ProcessEnv;
   /** With a journal: the journal, the memory window, and what it holds for this endpoint. */
   readonly journal?: { journal: Journal; window: number; restored: number } | undefined;
 }
 
+export function buildFormat(config: FormatConfig): Format {
+  switch (config.type) {
+    case 'envelope':
+      return envelopeFormat;
+    case 'cloudevents':
+      return cloudEventsFormat(config.mode, config.source);
+    case 'slack':
+      return slackFormat;
+    case 'template':
+      return templateFormat(config.body, config.contentType);
+  }
+}
+
 /**
- * Builds an endpoint's pipeline, read from the inside out: HTTP (one attempt) ← retrying
- * (the registry's breaker, optional retry limits) ← queue (isolation: ingest never waits
- * on delivery; bounded in memory, or a window over the journal). The broadcaster applies
- * the filter (the registry's ignore rules) before an event enters the queue.
+ * Builds an endpoint's pipeline, read from the inside out: HTTP (one attempt: render the
+ * format, sign, POST through the endpoint's transport) ← retrying (breaker with fixed or
+ * exponential backoff and Retry-After, optional retry limits) ← queue (isolation: ingest
+ * never waits on delivery; batches and concurrent requests; bounded in memory, or a
+ * window over the journal). The broadcaster applies the filter (the registry's ignore
+ * rules, then `filter`) before an event enters the queue.
  */
 export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpoint {
   const stats = new EndpointStats(config.name, deps.metrics, deps.clock);
-  const filter = new Filter({
-    mediaTypes: [...config.ignoredMediaTypes, ...config.ignore.mediaTypes],
-    actions: config.ignore.actions,
-  });
+  const filter = new Filter(
+    {
+      mediaTypes: [...config.ignoredMediaTypes, ...config.ignore.mediaTypes],
+      actions: config.ignore.actions,
+    },
+    config.filter,
+  );
   if (config.disabled) return { config, stats, filter, queue: undefined };
 
   const log = deps.log.child({ endpoint: config.name });
+  const timeoutMs = config.timeoutNs / 1e6;
+  const transport = buildTransport({
+    url: new URL(config.url),
+    tls: config.tls,
+    proxy: config.proxy,
+    env: deps.env,
+    connections: Math.max(4, config.concurrency),
+    connectTimeoutMs: Math.min(timeoutMs, 10_000),
+  });
+  if (transport.via !== 'direct') log.info({ via: transport.via }, 'requests go through a proxy');
+  if (config.tls?.insecureSkipVerify === true) {
+    log.warn(
+      'tls.insecureSkipVerify: the endpoint certificate is not verified; anyone on the path can read and answer its events',
+    );
+  }
   const http = new HttpSink({
     endpoint: config.name,
     url: config.url,
     headers: config.headers,
-    timeoutMs: config.timeoutNs / 1e6,
+    timeoutMs,
     listener: stats,
+    dispatcher: transport.dispatcher,
+    format: buildFormat(config.format),
+    signer: config.signing === undefined ? undefined : new Signer(config.signing.secrets),
+    clock: deps.clock,
   });
   const retrying = new RetryingSink({
     endpoint: config.name,
     next: http,
-    breaker: new Breaker(config.threshold, config.backoffNs / 1e6),
+    breaker: new Breaker(config.threshold, config.backoff),
     clock: deps.clock,
     log,
     limits: {
       maxAttempts: config.retry.maxAttempts,
       maxAgeMs: config.retry.maxAgeNs === undefined ? undefined : config.retry.maxAgeNs / 1e6,
+      maxRetryAfterMs: config.retry.maxRetryAfterNs / 1e6,
     },
   });
+  const policy: DeliveryPolicy = {
+    maxEvents: config.batch.maxEvents,
+    maxWaitMs: config.batch.maxWaitNs / 1e6,
+    concurrency: config.concurrency,
+  };
   const queue =
     deps.journal === undefined
       ? new QueueSink({
@@ -69,6 +122,8 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
           maxPending: config.maxPending,
           listener: stats,
           log,
+          clock: deps.clock,
+          policy,
         })
       : new JournalQueue({
           endpoint: config.name,
@@ -77,6 +132,8 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
           window: deps.journal.window,
           listener: stats,
           log,
+          clock: deps.clock,
+          policy,
           restored: deps.journal.restored,
         });
   return { config, stats, filter, queue };

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import type { RelayEvent } from '../event.ts';
 import type { Sink } from '../sink.ts';
-import { BacklogQueue } from './backlog.ts';
+import { BacklogQueue, type DeliveryPolicy } from './backlog.ts';
+import type { Delivery } from './delivery.ts';
 import { Deque } from './deque.ts';
 import type { EndpointListener } from './listener.ts';
 import type { GaveUpError } from './retry.ts';
@@ -17,18 +19,20 @@ export class QueueSink extends BacklogQueue {
 
   constructor(opts: {
     endpoint: string;
-    next: Sink;
+    next: Sink<Delivery>;
     maxPending: number;
     listener: EndpointListener;
     log: Logger;
+    clock: Clock;
+    policy?: DeliveryPolicy | undefined;
   }) {
     super(opts);
     this.#maxPending = opts.maxPending;
   }
 
-  /** Events accepted and not yet delivered or dropped, the one in flight included. */
+  /** Events accepted and not yet delivered or dropped, those in flight included. */
   get pending(): number {
-    return this.#waiting.length + (this.inFlight ? 1 : 0);
+    return this.#waiting.length + this.inFlightEvents;
   }
 
   protected keep(event: RelayEvent): void {
@@ -66,11 +70,13 @@ export class QueueSink extends BacklogQueue {
     );
   }
 
-  protected failed(event: RelayEvent, err: unknown): boolean {
+  protected failed(events: readonly RelayEvent[], err: unknown): boolean {
     // The retrying sink gives up only with GaveUpError, so this is a defect, not a
-    // delivery failure; say so loudly rather than lose the event quietly.
-    this.listener.onDropped(event);
-    this.log.error({ err, eventId: event.id }, 'event lost: unexpected error in pipeline');
+    // delivery failure; say so loudly rather than lose the events quietly.
+    for (const event of events) {
+      this.listener.onDropped(event);
+      this.log.error({ err, eventId: event.id }, 'event lost: unexpected error in pipeline');
+    }
     return true;
   }
 }

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import type { RelayEvent } from '../event.ts';
 import { SinkClosedError, type Sink } from '../sink.ts';
 import type { Breaker } from './breaker.ts';
+import type { Delivery } from './delivery.ts';
+import { FormatError } from './format/format.ts';
 import { DeliveryError } from './http.ts';
 
 /** Per endpoint, optional: when to stop retrying an event and dead-letter it. */
@@ -10,9 +11,14 @@ export interface RetryLimits {
   readonly maxAttempts?: number | undefined;
   /** Milliseconds since the event was accepted. */
   readonly maxAgeMs?: number | undefined;
+  /** The longest wait a Retry-After may impose; a longer one is cut to this. */
+  readonly maxRetryAfterMs?: number | undefined;
 }
 
-/** The retrying sink gave up on an event (retry.maxAttempts or retry.maxAge reached). */
+/**
+ * The retrying sink gave up on a delivery: retry.maxAttempts or retry.maxAge was reached,
+ * or its events cannot be rendered in the endpoint's format (no attempt could succeed).
+ */
 export class GaveUpError extends Error {
   readonly code = 'RELAY_GAVE_UP';
   readonly attempts: number;
@@ -26,14 +32,16 @@ export class GaveUpError extends Error {
 }
 
 /**
- * Retries each event on the next sink until it succeeds, pacing attempts with the
- * registry's breaker. Without limits (the registry's behaviour) it never gives up: only
- * `destroy` ends the retries. With `retry.maxAttempts` or `retry.maxAge`, a failed attempt
- * that reaches either throws GaveUpError, and the queue dead-letters the event.
+ * Retries each delivery on the next sink until it succeeds, pacing attempts with the
+ * breaker (the registry's threshold and backoff; a 429 or 503 with Retry-After holds the
+ * next attempt until then, capped by `maxRetryAfterMs`). Without limits (the registry's
+ * behaviour) it never gives up: only `destroy` ends the retries. With `retry.maxAttempts`
+ * or `retry.maxAge`, a failed attempt that reaches either throws GaveUpError, and the
+ * queue dead-letters the delivery's events. Concurrent deliveries share the breaker.
  */
-export class RetryingSink implements Sink {
+export class RetryingSink implements Sink<Delivery> {
   readonly #endpoint: string;
-  readonly #next: Sink;
+  readonly #next: Sink<Delivery>;
   readonly #breaker: Breaker;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -42,7 +50,7 @@ export class RetryingSink implements Sink {
 
   constructor(opts: {
     endpoint: string;
-    next: Sink;
+    next: Sink<Delivery>;
     breaker: Breaker;
     clock: Clock;
     log: Logger;
@@ -56,7 +64,7 @@ export class RetryingSink implements Sink {
     this.#log = opts.log;
   }
 
-  async write(event: RelayEvent): Promise<void> {
+  async write(delivery: Delivery): Promise<void> {
     for (let attempt = 1; ;) {
       if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
       const wait = this.#breaker.delay(this.#clock.now());
@@ -65,14 +73,17 @@ export class RetryingSink implements Sink {
         continue;
       }
       try {
-        await this.#next.write(event);
+        await this.#next.write(delivery);
         this.#breaker.success();
         return;
       } catch (err) {
         if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
-        this.#breaker.failure(this.#clock.now());
-        this.#logFailure(event, attempt, err);
-        const reason = this.#exhausted(event, attempt);
+        if (err instanceof FormatError) {
+          throw new GaveUpError(this.#endpoint, attempt - 1, 'format', err.message);
+        }
+        this.#breaker.failure(this.#clock.now(), this.#retryAfter(err));
+        this.#logFailure(delivery, attempt, err);
+        const reason = this.#exhausted(delivery, attempt);
         if (reason !== undefined) {
           const last = err instanceof Error ? err.message : String(err);
           throw new GaveUpError(this.#endpoint, attempt, reason, last);
@@ -82,31 +93,41 @@ export class RetryingSink implements Sink {
     }
   }
 
-  #exhausted(event: RelayEvent, attempts: number): string | undefined {
+  #retryAfter(err: unknown): number | undefined {
+    if (!(err instanceof DeliveryError) || err.retryAfterMs === undefined) return undefined;
+    const cap = this.#limits.maxRetryAfterMs;
+    return cap === undefined ? err.retryAfterMs : Math.min(err.retryAfterMs, cap);
+  }
+
+  #exhausted(delivery: Delivery, attempts: number): string | undefined {
     const { maxAttempts, maxAgeMs } = this.#limits;
     if (maxAttempts !== undefined && attempts >= maxAttempts) return 'retry.maxAttempts';
-    if (maxAgeMs !== undefined && this.#clock.now() - event.acceptedAt >= maxAgeMs) {
+    if (maxAgeMs !== undefined && this.#clock.now() - delivery.acceptedAt >= maxAgeMs) {
       return 'retry.maxAge';
     }
     return undefined;
   }
 
-  #logFailure(event: RelayEvent, attempt: number, err: unknown): void {
-    const backingOff = this.#breaker.consecutiveFailures >= this.#breaker.threshold;
+  #logFailure(delivery: Delivery, attempt: number, err: unknown): void {
+    const ids =
+      delivery.events.length === 1
+        ? { eventId: delivery.id }
+        : { deliveryId: delivery.id, events: delivery.events.length };
     if (err instanceof DeliveryError) {
       this.#log.warn(
         {
-          eventId: event.id,
+          ...ids,
           attempt,
           code: err.code,
           ...(err.status === undefined ? {} : { status: err.status }),
           ...(err.location === undefined ? {} : { location: err.location }),
-          backoffMs: backingOff ? this.#breaker.backoffMs : 0,
+          ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
+          backoffMs: this.#breaker.backoffMs,
         },
         `delivery attempt failed: ${err.message}`,
       );
     } else {
-      this.#log.error({ eventId: event.id, attempt, err }, 'delivery attempt failed unexpectedly');
+      this.#log.error({ ...ids, attempt, err }, 'delivery attempt failed unexpectedly');
     }
   }
 

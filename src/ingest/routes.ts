@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fa
 import type { Logger } from 'pino';
 import type { Broadcaster } from '../broadcaster.ts';
 import type { Clock } from '../clock.ts';
-import { EnvelopeError, readEnvelope, type RelayEvent } from '../event.ts';
+import { EnvelopeError, readEnvelope, type Accepted } from '../event.ts';
 import { JournalUnavailableError } from '../journal/journal.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { BearerTokens } from './auth.ts';
@@ -111,7 +111,7 @@ export function buildIngestApp(deps: IngestDeps) {
       const reason = err instanceof Error ? err.message : String(err);
       return refuse(reply, 400, 'malformed_json', `the body is not valid JSON: ${reason}`);
     }
-    let events: RelayEvent[];
+    let events: Accepted[];
     try {
       events = readEnvelope(parsed, deps.clock.now());
     } catch (err) {
@@ -121,12 +121,13 @@ export function buildIngestApp(deps: IngestDeps) {
         .send({ error: 'bad_envelope', message: err.message, where: err.where });
     }
 
-    const fresh: RelayEvent[] = [];
+    const fresh: Accepted[] = [];
     const ids = new Set<string>();
-    for (const event of events) {
-      if (ids.has(event.id) || deps.recentIds.has(event.id)) continue;
-      ids.add(event.id);
-      fresh.push(event);
+    for (const accepted of events) {
+      const id = accepted.event.id;
+      if (ids.has(id) || deps.recentIds.has(id)) continue;
+      ids.add(id);
+      fresh.push(accepted);
     }
     const duplicates = events.length - fresh.length;
     // Recorded before the hand-over so a concurrent re-send is caught, and forgotten again

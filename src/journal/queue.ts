@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { BacklogQueue } from '../endpoint/backlog.ts';
+import type { Clock } from '../clock.ts';
+import { BacklogQueue, type DeliveryPolicy } from '../endpoint/backlog.ts';
+import type { Delivery } from '../endpoint/delivery.ts';
 import { Deque } from '../endpoint/deque.ts';
 import type { EndpointListener } from '../endpoint/listener.ts';
 import type { GaveUpError } from '../endpoint/retry.ts';
@@ -30,10 +32,12 @@ export class JournalQueue extends BacklogQueue {
   constructor(opts: {
     endpoint: string;
     journal: Journal;
-    next: Sink;
+    next: Sink<Delivery>;
     window: number;
     listener: EndpointListener;
     log: Logger;
+    clock: Clock;
+    policy?: DeliveryPolicy | undefined;
     /** Undelivered events the journal holds for this endpoint at start. */
     restored: number;
   }) {
@@ -49,13 +53,23 @@ export class JournalQueue extends BacklogQueue {
     }
   }
 
-  /** Undelivered events, on disk or in memory, the one in flight included. */
+  /** Undelivered events, on disk or in memory, those in flight included. */
   get pending(): number {
     return this.#pendingCount;
   }
 
-  /** Another process (the dead-letters CLI) may have added events for this endpoint. */
+  /**
+   * Another process (the dead-letters CLI) may have added events for this endpoint: what
+   * the journal holds beyond what this queue counted is new, and is delivered after what
+   * is already pending (replayed dead letters get new seqs).
+   */
   recheckDisk(): void {
+    // Committed first, so that the count sees every ack and append this process made.
+    this.#journal.flush();
+    const added = (this.#journal.pendingCounts().get(this.endpoint) ?? 0) - this.#pendingCount;
+    if (added <= 0) return;
+    this.#pendingCount += added;
+    this.listener.restorePending(added);
     this.#onDisk = true;
     this.pump();
   }
@@ -106,15 +120,15 @@ export class JournalQueue extends BacklogQueue {
   }
 
   /**
-   * Not a delivery failure (the retrying sink never throws those): the event stays in the
-   * journal, the window is reloaded from it, and delivery stops until the next event or
-   * disk check starts it again.
+   * Not a delivery failure (the retrying sink never throws those): the events stay in the
+   * journal, the window is reloaded from it (events other workers hold may go out twice),
+   * and this worker stops until the next event or disk check starts delivery again.
    */
-  protected failed(event: RelayEvent, err: unknown): boolean {
-    const seq = event.seq ?? 0;
+  protected failed(events: readonly RelayEvent[], err: unknown): boolean {
+    const seq = events[0]?.seq ?? 0;
     this.log.error(
-      { err, eventId: event.id, seq },
-      'unexpected error in pipeline; the event stays in the journal',
+      { err, eventIds: events.map((e) => e.id), seq },
+      'unexpected error in pipeline; the events stay in the journal',
     );
     this.#onDisk = true;
     this.#lastSeq = Math.min(this.#lastSeq, seq - 1);

@@ -41,6 +41,7 @@ export class EndpointStats implements EndpointListener {
       dropped: metrics.dropped.labels(endpoint),
       deadLettered: metrics.deadLettered.labels(endpoint),
       latency: metrics.deliveryLatency.labels(endpoint),
+      requestEvents: metrics.requestEvents.labels(endpoint),
       attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
       attemptFailure: metrics.attemptDuration.labels(endpoint, 'failure'),
       attemptError: metrics.attemptDuration.labels(endpoint, 'error'),
@@ -80,6 +81,10 @@ export class EndpointStats implements EndpointListener {
     this.pending -= 1;
     this.#prom.dropped.inc();
     this.#prom.pending.dec();
+  }
+
+  onDeliveryStarted(events: number): void {
+    this.#prom.requestEvents.observe(events);
   }
 
   onAttempt(outcome: AttemptOutcome): void {

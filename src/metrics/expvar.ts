@@ -41,7 +41,11 @@ export function expvar(
           ),
           Timeout: config.timeoutNs,
           Threshold: config.threshold,
-          Backoff: config.backoffNs,
+          // The registry's field: the fixed backoff, or the first delay of an exponential one.
+          Backoff:
+            (config.backoff.strategy === 'fixed'
+              ? config.backoff.delayMs
+              : config.backoff.initialMs) * 1e6,
           IgnoredMediaTypes: goSlice(config.ignoredMediaTypes),
           Ignore: {
             MediaTypes: goSlice(config.ignore.mediaTypes),
@@ -69,6 +73,11 @@ export function expvar(
       endpoints: endpoints.map(({ config, stats }) => ({
         name: config.name,
         MaxPending: config.maxPending,
+        Backoff: config.backoff,
+        Format: config.format.type,
+        Batch: config.batch,
+        Concurrency: config.concurrency,
+        Signed: config.signing !== undefined,
         Dropped: stats.dropped,
         DeadLettered: stats.deadLettered,
         ...(dead === undefined ? {} : { DeadLetters: dead.get(config.name) ?? 0 }),

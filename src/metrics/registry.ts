@@ -48,6 +48,19 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    filtered: new Counter({
+      name: 'relay_filtered_events_total',
+      help: 'Events not sent to the endpoint because its ignore rules or filter refused them.',
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
+    requestEvents: new Histogram({
+      name: 'relay_request_events',
+      help: 'Events per delivery request (1 without batching), counted once per delivery.',
+      labelNames: ['endpoint'] as const,
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers,
+    }),
     dropped: new Counter({
       name: 'relay_events_dropped_total',
       help: "Events dropped because the endpoint's queue was full (queue.maxPending).",

@@ -1,0 +1,30 @@
+/**
+ * Every default of the relay, in one place. Endpoint defaults are the registry's own
+ * (distribution/notifications, `EndpointConfig.defaults`), so a copied endpoint list
+ * behaves as it did in the registry.
+ */
+export const DEFAULTS = {
+  http: {
+    addr: '0.0.0.0:5080',
+    maxBodySize: 1024 * 1024,
+    debugAddr: '0.0.0.0:5081',
+    dedupWindowNs: 10 * 60e9,
+    dedupMaxIds: 100_000,
+  },
+  log: { level: 'info' },
+  shutdownTimeoutNs: 10e9,
+  endpoint: {
+    timeoutNs: 1e9,
+    threshold: 10,
+    backoffNs: 1e9,
+    maxPending: 100_000,
+    concurrency: 1,
+    maxRetryAfterNs: 5 * 60e9,
+    exponential: { initialNs: 1e9, maxNs: 5 * 60e9, jitter: 0.2 },
+  },
+  storage: {
+    sync: 'normal',
+    maxSize: 10 * 2 ** 30,
+    window: 1000,
+  },
+} as const;

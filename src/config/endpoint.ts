@@ -1,0 +1,346 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { z } from 'zod';
+import type { BackoffPolicy } from '../endpoint/breaker.ts';
+import { FILTER_FIELDS, compilePattern } from '../endpoint/filter.ts';
+import { templateFormat } from '../endpoint/format/template.ts';
+import { SIGNING_HEADERS } from '../endpoint/http.ts';
+import { secretKey } from '../endpoint/signing.ts';
+import type { TlsSettings } from '../endpoint/transport.ts';
+import { DEFAULTS } from './defaults.ts';
+import { duration, nullToUndefined, optionalDuration, stringList } from './fields.ts';
+
+const headerValues = z.union([z.string().transform((s) => [s]), z.array(z.string())]);
+
+/** A list of patterns (include only) or `{include, exclude}`. */
+function matchList<T extends z.ZodType<string>>(item: T) {
+  const list = z.preprocess(nullToUndefined, z.array(item).default([]));
+  return z.preprocess(
+    nullToUndefined,
+    z
+      .union(
+        [
+          z.array(item).transform((include) => ({ include, exclude: [] as string[] })),
+          z.strictObject({ include: list, exclude: list }),
+        ],
+        { error: 'expected a list of patterns, or {include: [...], exclude: [...]}' },
+      )
+      .default({ include: [], exclude: [] }),
+  );
+}
+
+const filterSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .strictObject({
+      actions: matchList(z.string()),
+      mediatypes: matchList(z.string()),
+      repositories: matchList(z.string()),
+      tags: matchList(z.string()),
+      targets: matchList(
+        z.enum(['manifest', 'blob', 'tag'], { error: 'expected manifest, blob or tag' }),
+      ),
+    })
+    .prefault({}),
+);
+
+const formatSchema = z.preprocess(
+  (v) =>
+    v === null || v === undefined ? { type: 'envelope' } : typeof v === 'string' ? { type: v } : v,
+  z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({ type: z.literal('envelope') }),
+      z.strictObject({
+        type: z.literal('cloudevents'),
+        mode: z.enum(['binary', 'structured', 'batched']).default('binary'),
+        source: z.string().min(1, 'a URI reference such as //registry.example.com').optional(),
+      }),
+      z.strictObject({ type: z.literal('slack') }),
+      z.strictObject({
+        type: z.literal('template'),
+        // YAML structure, or JSON text as Quay's template field takes it.
+        body: z.unknown().transform((v, ctx) => {
+          if (v === undefined || v === null) {
+            ctx.addIssue({ code: 'custom', message: 'a template needs a body' });
+            return z.NEVER;
+          }
+          if (typeof v !== 'string') return v;
+          try {
+            return JSON.parse(v) as unknown;
+          } catch (err) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `a string body must be JSON text: ${err instanceof Error ? err.message : String(err)}`,
+            });
+            return z.NEVER;
+          }
+        }),
+        contentType: z.string().min(1).default('application/json'),
+      }),
+    ],
+    { error: 'expected a format type: envelope, cloudevents, slack or template' },
+  ),
+);
+
+export type FormatConfig = z.output<typeof formatSchema>;
+
+const batchSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .strictObject({
+      maxEvents: z.number().int().min(1).max(10_000),
+      maxWait: duration(0, { zeroIsDefault: false }),
+    })
+    .optional(),
+);
+
+const signingSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .strictObject({
+      secret: z.string().optional(),
+      secrets: z.array(z.string()).min(1, 'list at least one secret').optional(),
+    })
+    .transform((v, ctx) => {
+      if ((v.secret === undefined) === (v.secrets === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'give either secret or secrets (for rotation)' });
+        return z.NEVER;
+      }
+      const secrets = v.secrets ?? [v.secret ?? ''];
+      secrets.forEach((secret, i) => {
+        try {
+          secretKey(secret);
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            path: v.secrets === undefined ? ['secret'] : ['secrets', i],
+            message: err instanceof Error ? err.message : String(err),
+          });
+        }
+      });
+      return { secrets };
+    })
+    .optional(),
+);
+
+/** A PEM file, read when the config is loaded: a missing file fails at start, not at 3 a.m. */
+const pemFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      });
+      return z.NEVER;
+    }
+  });
+
+const tlsSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .strictObject({
+      ca: pemFile.optional(),
+      cert: pemFile.optional(),
+      key: pemFile.optional(),
+      insecureSkipVerify: z.boolean().default(false),
+    })
+    .transform((v, ctx): TlsSettings => {
+      if ((v.cert === undefined) !== (v.key === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [v.cert === undefined ? 'cert' : 'key'],
+          message: 'a client certificate needs both cert and key',
+        });
+        return z.NEVER;
+      }
+      try {
+        createSecureContext({
+          ...(v.ca === undefined ? {} : { ca: v.ca }),
+          ...(v.cert === undefined ? {} : { cert: v.cert }),
+          ...(v.key === undefined ? {} : { key: v.key }),
+        });
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `not usable PEM: ${err instanceof Error ? err.message : String(err)}`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    })
+    .optional(),
+);
+
+const exponentialSchema = z.strictObject({
+  strategy: z.literal('exponential'),
+  initial: duration(DEFAULTS.endpoint.exponential.initialNs, { zeroIsDefault: true }),
+  max: duration(DEFAULTS.endpoint.exponential.maxNs, { zeroIsDefault: true }),
+  jitter: z.number().min(0).max(1).default(DEFAULTS.endpoint.exponential.jitter),
+});
+
+/** The registry's fixed `backoff` (a duration), or `{strategy: exponential, ...}`. */
+const backoffSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .union([duration(DEFAULTS.endpoint.backoffNs, { zeroIsDefault: true }), exponentialSchema], {
+      error: 'expected a duration such as "1s", or {strategy: exponential, initial, max, jitter}',
+    })
+    .optional()
+    .transform((v, ctx): BackoffPolicy => {
+      if (v === undefined) return { strategy: 'fixed', delayMs: DEFAULTS.endpoint.backoffNs / 1e6 };
+      if (typeof v === 'number') return { strategy: 'fixed', delayMs: v / 1e6 };
+      if (v.max < v.initial) {
+        ctx.addIssue({ code: 'custom', path: ['max'], message: 'max is shorter than initial' });
+        return z.NEVER;
+      }
+      return {
+        strategy: 'exponential',
+        initialMs: v.initial / 1e6,
+        maxMs: v.max / 1e6,
+        jitter: v.jitter,
+      };
+    }),
+);
+
+export const endpointSchema = z
+  .strictObject({
+    name: z.string().min(1, 'an endpoint needs a name'),
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    disabled: z.preprocess(nullToUndefined, z.boolean().default(false)),
+    headers: z.preprocess(nullToUndefined, z.record(z.string(), headerValues).default({})),
+    timeout: duration(DEFAULTS.endpoint.timeoutNs, { zeroIsDefault: true }),
+    threshold: z.preprocess(
+      nullToUndefined,
+      z
+        .number()
+        .int()
+        .min(0)
+        .default(DEFAULTS.endpoint.threshold)
+        .transform((n) => (n === 0 ? DEFAULTS.endpoint.threshold : n)),
+    ),
+    backoff: backoffSchema,
+    ignoredmediatypes: stringList,
+    ignore: z.preprocess(
+      nullToUndefined,
+      z.strictObject({ mediatypes: stringList, actions: stringList }).prefault({}),
+    ),
+    filter: filterSchema,
+    format: formatSchema,
+    batch: batchSchema,
+    signing: signingSchema,
+    tls: tlsSchema,
+    proxy: z.preprocess(
+      nullToUndefined,
+      z
+        .url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' })
+        .optional(),
+    ),
+    concurrency: z.preprocess(
+      nullToUndefined,
+      z.number().int().min(1).max(256).default(DEFAULTS.endpoint.concurrency),
+    ),
+    queue: z.preprocess(
+      nullToUndefined,
+      z
+        .strictObject({
+          maxPending: z.number().int().min(1).default(DEFAULTS.endpoint.maxPending),
+        })
+        .prefault({}),
+    ),
+    retry: z.preprocess(
+      nullToUndefined,
+      z
+        .strictObject({
+          maxAttempts: z.number().int().min(1).optional(),
+          maxAge: z.preprocess(nullToUndefined, optionalDuration()),
+          maxRetryAfter: duration(DEFAULTS.endpoint.maxRetryAfterNs, { zeroIsDefault: false }),
+        })
+        .prefault({}),
+    ),
+  })
+  .superRefine((e, ctx) => {
+    const at = `endpoint "${e.name}"`;
+    for (const field of FILTER_FIELDS) {
+      for (const which of ['include', 'exclude'] as const) {
+        e.filter[field][which].forEach((pattern, i) => {
+          try {
+            compilePattern(pattern);
+          } catch (err) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['filter', field, which, i],
+              message: `${at}: ${err instanceof Error ? err.message : String(err)}`,
+            });
+          }
+        });
+      }
+    }
+    if (e.format.type === 'template') {
+      try {
+        templateFormat(e.format.body, e.format.contentType);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['format', 'body'],
+          message: `${at}: ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
+    }
+    const maxEvents = e.batch?.maxEvents ?? 1;
+    if (maxEvents > 1 && e.format.type === 'template') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batch', 'maxEvents'],
+        message: `${at}: a template renders one event per request; remove batch`,
+      });
+    }
+    if (maxEvents > 1 && e.format.type === 'cloudevents' && e.format.mode !== 'batched') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batch', 'maxEvents'],
+        message: `${at}: CloudEvents ${e.format.mode} mode carries one event per request; use format.mode: batched`,
+      });
+    }
+    if (e.signing !== undefined) {
+      for (const name of Object.keys(e.headers)) {
+        if (SIGNING_HEADERS.has(name.toLowerCase())) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['headers', name],
+            message: `${at}: the relay writes ${name.toLowerCase()} itself when signing`,
+          });
+        }
+      }
+    }
+  })
+  .transform((e) => ({
+    name: e.name,
+    url: e.url,
+    disabled: e.disabled,
+    headers: e.headers,
+    timeoutNs: e.timeout,
+    threshold: e.threshold,
+    backoff: e.backoff,
+    ignoredMediaTypes: e.ignoredmediatypes,
+    ignore: { mediaTypes: e.ignore.mediatypes, actions: e.ignore.actions },
+    filter: e.filter,
+    format: e.format,
+    batch: { maxEvents: e.batch?.maxEvents ?? 1, maxWaitNs: e.batch?.maxWait ?? 0 },
+    signing: e.signing,
+    tls: e.tls,
+    proxy: e.proxy,
+    concurrency: e.concurrency,
+    maxPending: e.queue.maxPending,
+    retry: {
+      maxAttempts: e.retry.maxAttempts,
+      maxAgeNs: e.retry.maxAge,
+      maxRetryAfterNs: e.retry.maxRetryAfter,
+    },
+  }));
+
+export type EndpointConfig = z.output<typeof endpointSchema>;

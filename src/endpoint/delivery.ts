@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import type { RelayEvent } from '../event.ts';
+
+/** One request's body and the headers that describe it, as a format renders them. */
+export interface Payload {
+  readonly body: string;
+  /** Flat `name, value` pairs (lower-case names), content-type included. */
+  readonly headers: readonly string[];
+}
+
+/**
+ * What one request carries: one event, or up to `batch.maxEvents` of them, oldest first.
+ * The queue makes it, the retrying sink retries it whole, the HTTP sink renders it once.
+ */
+export class Delivery {
+  /**
+   * The delivery's identity for receivers (Standard Webhooks `webhook-id`): the event id
+   * for one event, a digest of the event ids for a batch. It is the same on every retry,
+   * and for a single event also after a restart.
+   */
+  readonly id: string;
+  readonly events: readonly RelayEvent[];
+  /** Rendered on the first attempt and reused by retries. */
+  payload: Payload | undefined;
+
+  constructor(events: readonly RelayEvent[]) {
+    const first = events[0];
+    if (first === undefined) throw new Error('a delivery needs at least one event');
+    this.events = events;
+    this.id =
+      events.length === 1
+        ? first.id
+        : `batch_${createHash('sha256')
+            .update(events.map((e) => e.id).join('\n'))
+            .digest('base64url')
+            .slice(0, 27)}`;
+  }
+
+  /** Acceptance time of its oldest event: where retry.maxAge is measured from. */
+  get acceptedAt(): number {
+    return this.events[0]?.acceptedAt ?? 0;
+  }
+}

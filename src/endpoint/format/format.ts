@@ -1,0 +1,88 @@
+import { targetKinds } from '../../event.ts';
+import type { RelayEvent } from '../../event.ts';
+import type { Payload } from '../delivery.ts';
+
+/** Turns one request's events into its body and content headers. */
+export interface Format {
+  /** Throws FormatError when the events cannot be expressed in this format. */
+  render(events: readonly RelayEvent[]): Payload;
+}
+
+/** The events cannot be rendered: no attempt could succeed, so they are dead-lettered. */
+export class FormatError extends Error {
+  readonly code = 'RELAY_FORMAT';
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+const PAST: Readonly<Record<string, string>> = {
+  push: 'pushed',
+  pull: 'pulled',
+  mount: 'mounted',
+  delete: 'deleted',
+};
+
+/**
+ * The names formats use for one registry event, derived once: what a message, a
+ * CloudEvent or a template needs without digging through the event.
+ */
+export interface EventView {
+  readonly event: Json;
+  readonly id: string;
+  readonly action: string;
+  /** `pushed`, `pulled`, `mounted`, `deleted` (an unknown action as it is). */
+  readonly actioned: string;
+  readonly timestamp: string | undefined;
+  /** `manifest`, `blob`, `tag`, or `artifact` for a delete by digest (manifest or blob). */
+  readonly kind: string;
+  readonly repository: string | undefined;
+  readonly namespace: string | undefined;
+  readonly name: string | undefined;
+  readonly tag: string | undefined;
+  readonly digest: string | undefined;
+  readonly mediaType: string | undefined;
+  /** `repository:tag`, else `repository@digest`, else the repository. */
+  readonly subject: string | undefined;
+  readonly actor: string | undefined;
+  /** The registry host clients used (`request.host`), else the node (`source.addr`). */
+  readonly host: string | undefined;
+}
+
+export function viewOf(event: Json): EventView {
+  const target = obj(event['target']);
+  const kinds = targetKinds(target);
+  const action = str(event['action']) ?? '';
+  const repository = str(target['repository']);
+  const tag = str(target['tag']);
+  const digest = str(target['digest']);
+  const slash = repository?.lastIndexOf('/') ?? -1;
+  let subject = repository;
+  if (repository !== undefined && tag !== undefined) subject = `${repository}:${tag}`;
+  else if (repository !== undefined && digest !== undefined) subject = `${repository}@${digest}`;
+  return {
+    event,
+    id: str(event['id']) ?? '',
+    action,
+    actioned: PAST[action] ?? action,
+    timestamp: str(event['timestamp']),
+    kind: kinds.length === 1 ? (kinds[0] ?? 'artifact') : 'artifact',
+    repository,
+    namespace: repository === undefined || slash < 0 ? undefined : repository.slice(0, slash),
+    name: repository === undefined ? undefined : repository.slice(slash + 1),
+    tag,
+    digest,
+    mediaType: str(target['mediaType']),
+    subject,
+    actor: str(obj(event['actor'])['name']),
+    host: str(obj(event['request'])['host']) ?? str(obj(event['source'])['addr']),
+  };
+}
+
+/** The registry event inside a RelayEvent (formats other than the envelope re-read it). */
+export function registryEvent(event: RelayEvent): Json {
+  const parsed = JSON.parse(event.envelope) as { events: [Json] };
+  return parsed.events[0];
+}

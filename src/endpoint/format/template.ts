@@ -1,0 +1,164 @@
+import type { RelayEvent } from '../../event.ts';
+import type { Payload } from '../delivery.ts';
+import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
+
+/**
+ * An event with every field a registry (2.8 or 3.x) writes, used to check a template's
+ * references at startup: a path that is not here is a typo, not an optional field.
+ */
+export const SAMPLE_EVENT = {
+  id: 'e9a15135-007a-4d71-9096-55cf338adda5',
+  timestamp: '2026-11-23T01:02:48.260076203Z',
+  action: 'push',
+  target: {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType: 'application/vnd.example+type',
+    size: 394,
+    digest: 'sha256:f151b1c4e9a1c83cfbe4891d2a3112a60dbc0efd54e2ce2a44d4c23ee1b12ded',
+    length: 394,
+    repository: 'team/app',
+    fromRepository: 'team/base',
+    url: 'https://registry.example.com/v2/team/app/manifests/sha256:f151b1c4e9a1c83cfbe4891d2a3112a60dbc0efd54e2ce2a44d4c23ee1b12ded',
+    tag: 'v1.2.0',
+    references: [{ mediaType: 'application/octet-stream', size: 70, digest: 'sha256:e7ed' }],
+    annotations: {},
+    urls: [],
+    platform: {},
+    data: '',
+  },
+  request: {
+    id: '33b5eb8d-8351-4409-806d-031e7cb5af1d',
+    addr: '10.0.0.7:44066',
+    host: 'registry.example.com',
+    method: 'PUT',
+    useragent: 'docker/27.0',
+  },
+  actor: { name: 'alice' },
+  source: { addr: 'registry-0:5000', instanceID: '7a37e3a7-a3ad-40d4-89d6-9ee35c020320' },
+} as const;
+
+/** What a template may reference besides `event.…`: the derived names of EventView. */
+const DERIVED = new Set<string>([
+  'id',
+  'action',
+  'actioned',
+  'timestamp',
+  'kind',
+  'repository',
+  'namespace',
+  'name',
+  'tag',
+  'digest',
+  'mediaType',
+  'subject',
+  'actor',
+  'host',
+]);
+
+const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const WHOLE = /^\{\{\s*([^{}]*?)\s*\}\}$/;
+const PATH = /^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*$/;
+
+/** A template that refers to something no event has; `where` is the path in the body. */
+export class TemplateError extends Error {
+  readonly code = 'RELAY_BAD_TEMPLATE';
+  readonly where: string;
+  constructor(where: string, message: string) {
+    super(`${where}: ${message}`);
+    this.where = where;
+  }
+}
+
+function lookup(view: EventView, path: readonly string[]): unknown {
+  let node: unknown = view;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+const asText = (v: unknown): string => {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+};
+
+type Render = (view: EventView) => unknown;
+
+function checkPath(ref: string, where: string, sample: EventView): string[] {
+  if (!PATH.test(ref)) {
+    throw new TemplateError(
+      where,
+      `{{ ${ref} }} is not a field path such as {{ event.target.tag }}`,
+    );
+  }
+  const path = ref.split('.');
+  const [root] = path;
+  if (root === 'event') {
+    if (lookup(sample, path) === undefined) {
+      throw new TemplateError(where, `{{ ${ref} }}: a registry event has no such field`);
+    }
+  } else if (!DERIVED.has(root ?? '') || path.length > 1) {
+    throw new TemplateError(
+      where,
+      `{{ ${ref} }}: unknown name; use event.<field> or one of ${[...DERIVED].join(', ')}`,
+    );
+  }
+  return path;
+}
+
+function compileNode(node: unknown, where: string, sample: EventView): Render {
+  if (typeof node === 'string') {
+    const whole = WHOLE.exec(node);
+    if (whole) {
+      // A string that is only a reference takes the field's own JSON type (a size stays a number).
+      const path = checkPath(whole[1] ?? '', where, sample);
+      return (view) => lookup(view, path) ?? null;
+    }
+    const pieces: (string | readonly string[])[] = [];
+    let last = 0;
+    for (const m of node.matchAll(PLACEHOLDER)) {
+      pieces.push(node.slice(last, m.index));
+      pieces.push(checkPath(m[1] ?? '', where, sample));
+      last = m.index + m[0].length;
+    }
+    if (pieces.length === 0) return () => node;
+    pieces.push(node.slice(last));
+    return (view) =>
+      pieces.map((p) => (typeof p === 'string' ? p : asText(lookup(view, p)))).join('');
+  }
+  if (Array.isArray(node)) {
+    const items = node.map((v, i) => compileNode(v, `${where}[${i}]`, sample));
+    return (view) => items.map((r) => r(view));
+  }
+  if (node !== null && typeof node === 'object') {
+    const fields = Object.entries(node).map(
+      ([k, v]) => [k, compileNode(v, `${where}.${k}`, sample)] as const,
+    );
+    return (view) => Object.fromEntries(fields.map(([k, r]) => [k, r(view)]));
+  }
+  return () => node;
+}
+
+/**
+ * A JSON body written by the user (like Quay's notification templates) whose strings may
+ * contain `{{ path }}` references: `event.<field>` into the registry event, or one of the
+ * derived names (`repository`, `tag`, `subject`, `actor`, `host`…). A string that is only
+ * a reference becomes the field's value with its JSON type; inside text it is
+ * interpolated. Every reference is checked against SAMPLE_EVENT when compiled: a field no
+ * registry event has throws TemplateError. A field this event lacks renders as null, or
+ * as nothing inside text.
+ */
+export function templateFormat(body: unknown, contentType: string): Format {
+  const render = compileNode(body, 'body', viewOf(SAMPLE_EVENT));
+  const headers = ['content-type', contentType];
+  return {
+    render(events: readonly RelayEvent[]): Payload {
+      const [event] = events;
+      if (event === undefined || events.length > 1) {
+        throw new Error('a template renders one event per request');
+      }
+      return { body: JSON.stringify(render(viewOf(registryEvent(event)))), headers };
+    },
+  };
+}
