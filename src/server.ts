@@ -1,7 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
-import { buildRelay, type DrainReport, type Relay } from './app.ts';
-import type { Clock } from './clock.ts';
+import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.ts';
 import type { RelayConfig } from './config/schema.ts';
 
 export interface RunningRelay {
@@ -24,10 +22,7 @@ function baseUrl(app: Relay['ingest']): string {
 }
 
 /** Builds a relay and makes both listeners listen. */
-export async function startRelay(
-  config: RelayConfig,
-  deps: { log: Logger; clock?: Clock },
-): Promise<RunningRelay> {
+export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<RunningRelay> {
   const relay = buildRelay(config, deps);
   try {
     await relay.ingest.listen({ host: config.http.addr.host, port: config.http.addr.port });

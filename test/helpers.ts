@@ -262,6 +262,8 @@ export async function startTestRelay(
   const config = makeConfig(endpoints, extra, opts.env);
   const running = await startRelay(config, {
     log,
+    // Proxy variables come from the test, never from the machine running it.
+    env: opts.env ?? {},
     ...(opts.clock === undefined ? {} : { clock: opts.clock }),
   });
   const post = (body: string, headers: Record<string, string> = {}) =>

@@ -12,41 +12,50 @@ import { duration, nullToUndefined, optionalDuration, stringList } from './field
 
 const headerValues = z.union([z.string().transform((s) => [s]), z.array(z.string())]);
 
-/** A list of patterns (include only) or `{include, exclude}`. */
+/** A pattern, a list of patterns (both mean include), or `{include, exclude}`. */
 function matchList<T extends z.ZodType<string>>(item: T) {
-  const list = z.preprocess(nullToUndefined, z.array(item).default([]));
+  const list = z.preprocess(
+    (v) => (v === null || v === undefined ? [] : typeof v === 'string' ? [v] : v),
+    z.array(item, { error: 'expected a list of patterns' }),
+  );
   return z.preprocess(
-    nullToUndefined,
-    z
-      .union(
-        [
-          z.array(item).transform((include) => ({ include, exclude: [] as string[] })),
-          z.strictObject({ include: list, exclude: list }),
-        ],
-        { error: 'expected a list of patterns, or {include: [...], exclude: [...]}' },
-      )
-      .default({ include: [], exclude: [] }),
+    (v) =>
+      v === null || v === undefined
+        ? {}
+        : typeof v === 'string' || Array.isArray(v)
+          ? { include: v }
+          : v,
+    z.strictObject(
+      { include: list, exclude: list },
+      { error: 'expected a list of patterns, or {include: [...], exclude: [...]}' },
+    ),
   );
 }
 
 const filterSchema = z.preprocess(
-  nullToUndefined,
-  z
-    .strictObject({
-      actions: matchList(z.string()),
-      mediatypes: matchList(z.string()),
-      repositories: matchList(z.string()),
-      tags: matchList(z.string()),
-      targets: matchList(
-        z.enum(['manifest', 'blob', 'tag'], { error: 'expected manifest, blob or tag' }),
-      ),
-    })
-    .prefault({}),
+  (v) => (v === null || v === undefined ? {} : v),
+  z.strictObject({
+    actions: matchList(z.string()),
+    mediatypes: matchList(z.string()),
+    repositories: matchList(z.string()),
+    tags: matchList(z.string()),
+    targets: matchList(
+      z.enum(['manifest', 'blob', 'tag'], { error: 'expected manifest, blob or tag' }),
+    ),
+  }),
 );
 
+const FORMAT_TYPES = ['envelope', 'cloudevents', 'slack', 'template'];
+
 const formatSchema = z.preprocess(
-  (v) =>
-    v === null || v === undefined ? { type: 'envelope' } : typeof v === 'string' ? { type: v } : v,
+  (v, ctx) => {
+    if (v === null || v === undefined) return { type: 'envelope' };
+    if (typeof v !== 'string') return v;
+    if (!FORMAT_TYPES.includes(v)) {
+      ctx.addIssue({ code: 'custom', message: `expected ${FORMAT_TYPES.join(', ')}` });
+    }
+    return { type: v };
+  },
   z.discriminatedUnion(
     'type',
     [

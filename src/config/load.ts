@@ -29,6 +29,8 @@ export function formatPath(path: Path): string {
 function valueAt(root: unknown, path: Path): unknown {
   let node = root;
   for (const key of path) {
+    // A filter list written as a bare list or pattern is its include list.
+    if (key === 'include' && (typeof node === 'string' || Array.isArray(node))) continue;
     if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<PropertyKey, unknown>)[key];
   }
@@ -73,6 +75,14 @@ export function substituteEnv(
   return node;
 }
 
+// Values under these keys may be secrets: a problem there is named, its value never shown.
+const SECRET_KEYS = new Set<PropertyKey>(['signing', 'headers', 'tokens', 'auth']);
+
+function describeAt(input: unknown, path: Path): string {
+  if (path.some((key) => SECRET_KEYS.has(key))) return '(value not shown: it may be a secret)';
+  return `(got ${describe(valueAt(input, path))})`;
+}
+
 function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
@@ -87,16 +97,13 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): st
       const nested = issue.errors[0] ?? [];
       const withPath = nested.map((n) => ({ ...n, path: [...issue.path, ...n.path] }));
       if (issue.message.startsWith('expected a ')) {
-        lines.push(
-          `${formatPath(issue.path)}: ${issue.message} (got ${describe(valueAt(input, issue.path))})`,
-        );
+        lines.push(`${formatPath(issue.path)}: ${issue.message} ${describeAt(input, issue.path)}`);
       } else {
         lines.push(...describeIssues(withPath, input));
       }
       continue;
     }
-    const received = valueAt(input, issue.path);
-    lines.push(`${formatPath(issue.path)}: ${issue.message} (got ${describe(received)})`);
+    lines.push(`${formatPath(issue.path)}: ${issue.message} ${describeAt(input, issue.path)}`);
   }
   return [...new Set(lines)];
 }
