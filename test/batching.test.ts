@@ -107,7 +107,9 @@ describe('batching', () => {
 
   it('batches through the journal and acknowledges every event of a batch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-batch-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
     const rx = await scope.receiver();
     const relay = await scope.relay([{ name: 'ep', url: rx.url, batch: { maxEvents: 25 } }], {
       storage: { path: dir, window: 16 },
@@ -129,9 +131,11 @@ describe('concurrency', () => {
   it('keeps up to `concurrency` requests in flight, never more', async () => {
     const held = await heldReceiver();
     const events = Array.from({ length: 8 }, () => pushEvent());
-    await scope
-      .relay([{ name: 'ep', url: held.rx.url, concurrency: 4 }])
-      .then((relay) => relay.post(envelope(...events)).then((r) => assert.equal(r.status, 202)));
+    await scope.relay([{ name: 'ep', url: held.rx.url, concurrency: 4 }]).then((relay) =>
+      relay.post(envelope(...events)).then((r) => {
+        assert.equal(r.status, 202);
+      }),
+    );
     await held.rx.waitFor(4);
     await settle(20);
     assert.equal(held.held.length, 4, 'four at once');

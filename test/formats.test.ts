@@ -42,11 +42,13 @@ describe('format: envelope (the default)', () => {
   it('sends the registry envelope, byte for byte what a batch of these events would be', async () => {
     const events = [tagged('team/app', 'v1'), tagged('team/app', 'v2'), tagged('team/web', 'v3')];
     const [one] = await deliver({}, [events[0] ?? {}]);
-    assert.equal(one?.headers['content-type'], V1);
-    assert.equal(one?.body, envelope(events[0] ?? {}));
+    assert.ok(one);
+    assert.equal(one.headers['content-type'], V1);
+    assert.equal(one.body, envelope(events[0] ?? {}));
     const [batch] = await deliver({ batch: { maxEvents: 10 } }, events);
-    assert.equal(batch?.headers['content-type'], V1);
-    assert.equal(batch?.body, envelope(...events), 'one request, the three events in order');
+    assert.ok(batch);
+    assert.equal(batch.headers['content-type'], V1);
+    assert.equal(batch.body, envelope(...events), 'one request, the three events in order');
   });
 });
 
@@ -177,7 +179,8 @@ describe('format: template', () => {
       },
       [tagged('team/app', 'v1')],
     );
-    assert.equal(req?.headers['content-type'], 'application/vnd.example+json');
-    assert.equal(req?.body, '{"text":"alice pushed team/app:v1"}');
+    assert.ok(req);
+    assert.equal(req.headers['content-type'], 'application/vnd.example+json');
+    assert.equal(req.body, '{"text":"alice pushed team/app:v1"}');
   });
 });
