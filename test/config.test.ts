@@ -310,6 +310,92 @@ notifications:
   });
 });
 
+describe('config: routing and payload blocks', () => {
+  const endpointOf = (fields: string) => {
+    const [e] = parseConfig(oneEndpoint(fields), 't.yaml', {}).notifications.endpoints;
+    assert.ok(e);
+    return e;
+  };
+
+  it('reads filter, format, batch, signing, proxy, concurrency and backoff', () => {
+    const e = endpointOf(`
+filter:
+  actions: [push]
+  tags: {include: ["v*"], exclude: [/-rc/]}
+format: {type: cloudevents, mode: batched, source: //registry.example.com}
+batch: {maxEvents: 50, maxWait: 2s}
+signing: {secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw]}
+proxy: http://proxy.internal:3128
+concurrency: 8
+backoff: {strategy: exponential, initial: 500ms, max: 1m}
+retry: {maxRetryAfter: 30s}
+`);
+    assert.deepEqual(e.filter.actions, { include: ['push'], exclude: [] });
+    assert.deepEqual(e.filter.tags, { include: ['v*'], exclude: ['/-rc/'] });
+    assert.deepEqual(e.format, {
+      type: 'cloudevents',
+      mode: 'batched',
+      source: '//registry.example.com',
+    });
+    assert.deepEqual(e.batch, { maxEvents: 50, maxWaitNs: 2e9 });
+    assert.deepEqual(e.signing, { secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] });
+    assert.equal(e.proxy, 'http://proxy.internal:3128');
+    assert.equal(e.concurrency, 8);
+    assert.deepEqual(e.backoff, {
+      strategy: 'exponential',
+      initialMs: 500,
+      maxMs: 60_000,
+      jitter: 0.2,
+    });
+    assert.equal(e.retry.maxRetryAfterNs, 30e9);
+    assert.deepEqual(endpointOf('format: slack').format, { type: 'slack' });
+  });
+
+  it('names each bad block, with the endpoint where a pattern or template is wrong', () => {
+    const lines = problems(`
+notifications:
+  endpoints:
+    - name: ci
+      url: http://127.0.0.1:9/hook
+      format: {type: template, body: {text: "{{ event.target.repo }} {{ tag }}"}}
+    - name: chat
+      url: http://127.0.0.1:9/hook
+      format: {type: template, body: {text: "{{ tag }}"}}
+      batch: {maxEvents: 10}
+    - name: router
+      url: http://127.0.0.1:9/hook
+      format: cloudevents
+      batch: {maxEvents: 10}
+    - name: signed
+      url: http://127.0.0.1:9/hook
+      signing: {secret: "whsec_c2hvcnQ="}
+      headers: {Webhook-Signature: [forged]}
+    - name: tls
+      url: https://127.0.0.1:9/hook
+      tls: {ca: /nonexistent/ca.pem}
+    - name: backoff
+      url: http://127.0.0.1:9/hook
+      backoff: {strategy: exponential, initial: 1m, max: 1s, jitter: 2}
+      format: xml
+`);
+    const expected = [
+      /^notifications\.endpoints\[0\]\.format\.body: endpoint "ci": body\.text: \{\{ event\.target\.repo \}\}: a registry event has no such field/,
+      /^notifications\.endpoints\[1\]\.batch\.maxEvents: endpoint "chat": a template renders one event per request/,
+      /^notifications\.endpoints\[2\]\.batch\.maxEvents: endpoint "router": CloudEvents binary mode carries one event per request; use format\.mode: batched/,
+      /^notifications\.endpoints\[3\]\.signing\.secret: the key is 5 bytes; Standard Webhooks asks for 24 to 64 \(value not shown: it may be a secret\)$/,
+      /^notifications\.endpoints\[4\]\.tls\.ca: cannot read \/nonexistent\/ca\.pem: ENOENT/,
+      /^notifications\.endpoints\[5\]\.backoff\.jitter: .*(1|<=)/,
+      /^notifications\.endpoints\[5\]\.format: expected envelope, cloudevents, slack, template \(got "xml"\)/,
+    ];
+    for (const re of expected)
+      assert.ok(
+        lines.some((l) => re.test(l)),
+        `${re}\nin:\n${lines.join('\n')}`,
+      );
+    assert.ok(!lines.join('\n').includes('c2hvcnQ'), 'a secret is never echoed');
+  });
+});
+
 describe('registry-relay check-config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-config-'));
   const run = (...args: string[]) =>
