@@ -3,6 +3,8 @@
 //   envelopes to the same receivers, one request in flight per receiver, as the relay.
 // isolation: 9 healthy receivers plus one refusing connections, then plus one that never
 //   answers; the 9's rate against theirs in the all-healthy run.
+// batch: the same with `batch.maxEvents: 50` against batching off, for 1 receiver (where
+//   one request at a time is the limit) and for 10.
 import { Pool } from 'undici';
 import {
   benchEvent,
@@ -17,12 +19,18 @@ import { compare, type Row } from './result.ts';
 const EVENTS = 10_000;
 
 /** Relay run: `healthy` receivers, plus one refusing or hanging endpoint. */
-async function relayRun(healthy: number, special?: 'refusing' | 'hanging') {
+async function relayRun(
+  healthy: number,
+  special?: 'refusing' | 'hanging',
+  opts: { events?: number; endpoint?: Record<string, unknown> } = {},
+) {
+  const events = opts.events ?? EVENTS;
   const receivers = await startBenchReceivers(healthy, { hanging: special === 'hanging' });
-  const endpoints = receivers.urls.map((url, i) => ({
+  const endpoints: Record<string, unknown>[] = receivers.urls.map((url, i) => ({
     name: `rx${String(i)}`,
     url,
-    queue: { maxPending: EVENTS * 2 },
+    queue: { maxPending: events * 2 },
+    ...opts.endpoint,
   }));
   if (special === 'refusing')
     endpoints.push({
@@ -39,8 +47,8 @@ async function relayRun(healthy: number, special?: 'refusing' | 'hanging') {
   const relay = await startRelayProcess({ notifications: { endpoints } });
   try {
     const start = epochMs();
-    await ingest(relay.ingestUrl, EVENTS);
-    return await receivers.completion(EVENTS, start);
+    await ingest(relay.ingestUrl, events);
+    return await receivers.completion(events, start);
   } finally {
     await relay.stop();
     receivers.stop();
@@ -132,4 +140,35 @@ export async function isolationScenario(): Promise<Row[]> {
     row('9 healthy receivers, 1 refusing connections', refusing),
     row('9 healthy receivers, 1 never answering', hanging),
   ];
+}
+
+const BATCH_EVENTS = 20_000;
+
+export async function batchScenario(): Promise<Row[]> {
+  const batched = { batch: { maxEvents: 50 } };
+  const run = (receivers: number, endpoint?: Record<string, unknown>) => async () =>
+    (receivers * BATCH_EVENTS) /
+    slowest(
+      await relayRun(receivers, undefined, {
+        events: BATCH_EVENTS,
+        ...(endpoint === undefined ? {} : { endpoint }),
+      }),
+    );
+  const [off1 = 0, on1 = 0, off10 = 0, on10 = 0] = await bestOf([
+    run(1),
+    run(1, batched),
+    run(10),
+    run(10, batched),
+  ]);
+  const row = (receivers: number, relay: number, baseline: number): Row => ({
+    ratio: relay / baseline,
+    ...compare({
+      scenario: 'batch',
+      figure: `delivered events/s, maxEvents 50 vs batching off, ${String(receivers)} receiver${receivers === 1 ? '' : 's'} × ${BATCH_EVENTS.toLocaleString('en-US')} events, best of ${String(ROUNDS)}`,
+      relay,
+      baseline,
+      unit: '/s',
+    }),
+  });
+  return [row(1, on1, off1), row(10, on10, off10)];
 }

@@ -3,7 +3,7 @@
 // under bench/results/ (ignored by git).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { fanoutScenario, isolationScenario } from './fanout.ts';
+import { batchScenario, fanoutScenario, isolationScenario } from './fanout.ts';
 import { ingestScenario, journalScenario } from './ingest.ts';
 import { latencyScenario } from './latency.ts';
 import { memoryScenario } from './memory.ts';
@@ -16,6 +16,7 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   journal: () => journalScenario(),
   fanout: () => fanoutScenario(),
   isolation: () => isolationScenario(),
+  batch: () => batchScenario(),
   latency: () => latencyScenario(),
   memory: () => memoryScenario(),
   registry: () => registryScenario(),

@@ -122,17 +122,19 @@ export abstract class BacklogQueue implements Sink {
   async #work(): Promise<void> {
     try {
       // A worker that finds another gathering leaves the gathered events to it.
+      const { maxEvents, maxWaitMs, concurrency } = this.#policy;
       while (!this.#destroyed && this.#gathering === undefined && this.#waiting() > 0) {
-        await this.#gather();
+        // Awaited only when batching waits: an await per delivery costs the hot path.
+        if (maxEvents > 1 && maxWaitMs > 0) await this.#gather();
         if (this.#isDestroyed()) break;
         const events: RelayEvent[] = [];
         for (let e = this.take(); e !== undefined; e = this.take()) {
           events.push(e);
-          if (events.length >= this.#policy.maxEvents) break;
+          if (events.length >= maxEvents) break;
         }
         if (events.length === 0) break;
         // Another worker may start on what is left while this one delivers.
-        this.pump();
+        if (concurrency > 1) this.pump();
         if (!(await this.#deliver(new Delivery(events)))) break;
       }
     } finally {
@@ -149,7 +151,6 @@ export abstract class BacklogQueue implements Sink {
    */
   async #gather(): Promise<void> {
     const { maxEvents, maxWaitMs } = this.#policy;
-    if (maxEvents <= 1 || maxWaitMs <= 0) return;
     while (!this.#closed && this.#waiting() < maxEvents) {
       const oldest = this.peek();
       if (oldest === undefined) return;
@@ -166,7 +167,7 @@ export abstract class BacklogQueue implements Sink {
   async #deliver(delivery: Delivery): Promise<boolean> {
     this.#inFlight.add(delivery);
     this.#inFlightEvents += delivery.events.length;
-    this.listener.onDeliveryStarted(delivery.events.length);
+    if (this.#policy.maxEvents > 1) this.listener.onDeliveryStarted(delivery.events.length);
     try {
       await this.#next.write(delivery);
       for (const event of delivery.events) {

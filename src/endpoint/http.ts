@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.ts';
 import { SinkClosedError, type Sink } from '../sink.ts';
 import type { Delivery, Payload } from './delivery.ts';
@@ -112,7 +112,10 @@ export function requestHeaders(
 export class HttpSink implements Sink<Delivery> {
   readonly #endpoint: string;
   readonly #dispatcher: Dispatcher;
-  readonly #origin: string;
+  /** For an agent (proxies), which picks the pool by origin; a Pool knows its own. */
+  readonly #origin: string | undefined;
+  /** The configured headers plus the last content headers seen, joined once. */
+  #joined: { content: readonly string[]; all: string[] } | undefined;
   readonly #path: string;
   readonly #headers: string[];
   readonly #timeoutMs: number;
@@ -136,7 +139,7 @@ export class HttpSink implements Sink<Delivery> {
   }) {
     const url = new URL(opts.url);
     this.#endpoint = opts.endpoint;
-    this.#origin = url.origin;
+    this.#origin = opts.dispatcher instanceof Pool ? undefined : url.origin;
     this.#path = `${url.pathname}${url.search}`;
     this.#headers = Object.entries(requestHeaders(url, opts.headers)).flatMap(([name, value]) =>
       (Array.isArray(value) ? value : [value]).flatMap((v) => [name, v]),
@@ -162,11 +165,19 @@ export class HttpSink implements Sink<Delivery> {
     return delivery.payload;
   }
 
+  // A format returns the same content headers for every request (a shared array), so the
+  // joined list is made once rather than per request.
+  #withContent(content: readonly string[]): string[] {
+    if (this.#joined?.content !== content) {
+      this.#joined = { content, all: [...this.#headers, ...content] };
+    }
+    return this.#joined.all;
+  }
+
   async write(delivery: Delivery): Promise<void> {
     if (this.#destroyed) throw new SinkClosedError(this.#endpoint);
     const payload = this.#render(delivery);
-    let headers =
-      payload.headers.length === 0 ? this.#headers : [...this.#headers, ...payload.headers];
+    let headers = this.#withContent(payload.headers);
     if (this.#signer !== undefined) {
       const timestamp = Math.floor(this.#clock.now() / 1000);
       headers = [...headers, ...this.#signer.headers(delivery.id, timestamp, payload.body)];
@@ -177,7 +188,13 @@ export class HttpSink implements Sink<Delivery> {
     let answer: Answer;
     try {
       this.#dispatcher.dispatch(
-        { origin: this.#origin, method: 'POST', path: this.#path, headers, body: payload.body },
+        {
+          ...(this.#origin === undefined ? {} : { origin: this.#origin }),
+          method: 'POST',
+          path: this.#path,
+          headers,
+          body: payload.body,
+        },
         attempt,
       );
       answer = await attempt.done;

@@ -17,7 +17,7 @@ export interface EndpointListener {
   onQueued(event: RelayEvent): void;
   /** The queue was full and dropped this, its oldest event. */
   onDropped(event: RelayEvent): void;
-  /** A delivery of `events` events (one request, retried as a whole) left the queue. */
+  /** With batching: a delivery of `events` events (one request, retried as a whole) left the queue. */
   onDeliveryStarted(events: number): void;
   /** One HTTP attempt finished (the registry's `Successes`, `Failures`, `Errors`). */
   onAttempt(outcome: AttemptOutcome): void;

@@ -56,7 +56,7 @@ export function createMetrics() {
     }),
     requestEvents: new Histogram({
       name: 'relay_request_events',
-      help: 'Events per delivery request (1 without batching), counted once per delivery.',
+      help: 'Events per delivery request of endpoints with batch.maxEvents > 1, counted once per delivery (not per retry).',
       labelNames: ['endpoint'] as const,
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
       registers,
