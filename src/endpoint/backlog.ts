@@ -124,8 +124,10 @@ export abstract class BacklogQueue implements Sink {
       // A worker that finds another gathering leaves the gathered events to it.
       const { maxEvents, maxWaitMs, concurrency } = this.#policy;
       while (!this.#destroyed && this.#gathering === undefined && this.#waiting() > 0) {
-        // Awaited only when batching waits: an await per delivery costs the hot path.
-        if (maxEvents > 1 && maxWaitMs > 0) await this.#gather();
+        // Batching yields once even without maxWait, so that the rest of the events being
+        // handed over now (one ingest request) join the batch; without batching there is
+        // no await here, which the delivery hot path would pay for every event.
+        if (maxEvents > 1) await (maxWaitMs > 0 ? this.#gather() : RESOLVED);
         if (this.#isDestroyed()) break;
         const events: RelayEvent[] = [];
         for (let e = this.take(); e !== undefined; e = this.take()) {
