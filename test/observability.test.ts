@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { envelope, pushEvent, startReceiver, startTestRelay, waitUntil } from './helpers.ts';
 
-const SECRETS = ['header-secret-1', 'header-secret-2', 'ingest-token-xyz', 'url-password'];
+const SIGNING_KEY = Buffer.from('signing-secret-not-to-be-shown!!').toString('base64');
+const SECRETS = [
+  'header-secret-1',
+  'header-secret-2',
+  'ingest-token-xyz',
+  'url-password',
+  SIGNING_KEY,
+];
 
 describe('metrics, health and redaction', async () => {
   let status = 500;
@@ -21,6 +28,7 @@ describe('metrics, health and redaction', async () => {
         backoff: '50ms',
         ignoredmediatypes: ['application/octet-stream'],
         ignore: { actions: ['pull'] },
+        signing: { secret: `whsec_${SIGNING_KEY}` },
       },
     ],
     { http: { auth: { tokens: ['${TOKEN}'] } } },
