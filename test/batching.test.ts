@@ -198,3 +198,40 @@ describe('Retry-After', () => {
     assert.match(warn, /answered 503 Service Unavailable: maintenance/);
   });
 });
+
+describe('exponential backoff in a running relay', () => {
+  it('waits initial, then twice as long each time, up to max (fake clock, no jitter)', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const at: number[] = [];
+    const rx = await scope.receiver((_req, res) => {
+      at.push(clock.now() - t0);
+      // Failing until the fifth attempt; the test must end delivered, or the drain waits
+      // on the fake clock.
+      res.writeHead(at.length < 5 ? 500 : 200).end();
+    });
+    const relay = await scope.relay(
+      [
+        {
+          name: 'ep',
+          url: rx.url,
+          threshold: 1,
+          backoff: { strategy: 'exponential', initial: '1s', max: '4s', jitter: 0 },
+        },
+      ],
+      {},
+      { clock },
+    );
+    await relay.post(envelope(pushEvent()));
+    await rx.waitFor(1);
+    for (const [n, wait] of [1000, 2000, 4000, 4000].entries()) {
+      await settle(20);
+      await clock.advance(wait - 1);
+      await settle(20);
+      assert.equal(rx.requests.length, n + 1, `no attempt before ${String(wait)} ms`);
+      await clock.advance(1);
+      await rx.waitFor(n + 2);
+    }
+    assert.deepEqual(at, [0, 1000, 3000, 7000, 11_000]);
+  });
+});
