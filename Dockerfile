@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # registry-relay on Node.js 24 LTS, Debian 13 slim. Not 26, the newest LTS: the journal's
 # better-sqlite3 12.x (the last line that also supports Node 20, which CI runs) supports
-# Node 20 to 25; 13.x supports Node 26 but drops 20. Moving to 26 means moving to 13.x.
+# Node 20 to 25; 13.x supports Node 26 but drops 20. Moving to 26 means moving to 13.x,
+# and to a cloudevents SDK that declares Node 26 (10.x declares 20 to 24).
 
 ARG NODE_IMAGE=node:24-trixie-slim
 

@@ -103,9 +103,14 @@ async function httpsReceiver(requireClientCert: boolean) {
   };
 }
 
-/** A forward proxy: CONNECT tunnels and absolute-URI requests, each target recorded. */
-async function startProxy() {
+/**
+ * A forward proxy: CONNECT tunnels and absolute-URI requests, each target recorded. With
+ * `credentials` ("user:pass") it answers 407 to a request without them.
+ */
+async function startProxy(credentials?: string) {
   const targets: string[] = [];
+  const expected =
+    credentials === undefined ? undefined : `Basic ${Buffer.from(credentials).toString('base64')}`;
   const sockets = new Set<Socket>();
   const server = createHttpServer((req, res) => {
     targets.push(`GET-style ${req.url ?? ''}`);
@@ -120,6 +125,11 @@ async function startProxy() {
     req.pipe(upstream);
   });
   server.on('connect', (req, client: Socket, head: Buffer) => {
+    if (expected !== undefined && req.headers['proxy-authorization'] !== expected) {
+      targets.push(`refused ${req.url ?? ''}`);
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+      return;
+    }
     targets.push(req.url ?? '');
     const [host, port] = (req.url ?? '').split(':');
     const upstream = connect(Number(port), host ?? '', () => {
@@ -210,6 +220,20 @@ describe('proxies', () => {
     await waitUntil(() => rx.bodies.length === 1, 10_000, 'delivery through the proxy');
     assert.deepEqual(proxy.targets, [new URL(rx.url).host]);
     assert.ok(relay.lines.some((l) => l.includes('requests go through a proxy')));
+  });
+
+  it('authenticates to the proxy with the credentials in its URL, and never logs them', async () => {
+    const proxy = await startProxy('relay:pr0xy-pass');
+    const rx = await scope.receiver();
+    const url = new URL(proxy.url);
+    url.username = 'relay';
+    url.password = 'pr0xy-pass';
+    const relay = await scope.relay([{ name: 'auth', url: rx.url, proxy: url.toString() }]);
+    await relay.post(envelope(pushEvent()));
+    await rx.waitFor(1);
+    assert.deepEqual(proxy.targets, [`127.0.0.1:${String(rx.port)}`]);
+    assert.ok(relay.lines.some((l) => l.includes('requests go through a proxy')));
+    assert.ok(relay.lines.every((l) => !l.includes('pr0xy-pass')));
   });
 
   it('honours HTTP_PROXY and NO_PROXY from the environment', async () => {
