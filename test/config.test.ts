@@ -86,6 +86,16 @@ const NO_FILTER = {
   tags: NONE,
   targets: NONE,
 };
+/** What an endpoint without the relay-only routing blocks gets. */
+const ROUTING_DEFAULTS = {
+  filter: NO_FILTER,
+  format: { type: 'envelope' },
+  batch: { maxEvents: 1, maxWaitNs: 0 },
+  signing: undefined,
+  tls: undefined,
+  proxy: undefined,
+  concurrency: 1,
+};
 
 describe('config', () => {
   it('applies the registry defaults and the relay defaults', () => {
@@ -109,13 +119,7 @@ describe('config', () => {
       backoff: { strategy: 'fixed', delayMs: 1000 },
       ignoredMediaTypes: [],
       ignore: { mediaTypes: [], actions: [] },
-      filter: NO_FILTER,
-      format: { type: 'envelope' },
-      batch: { maxEvents: 1, maxWaitNs: 0 },
-      signing: undefined,
-      tls: undefined,
-      proxy: undefined,
-      concurrency: 1,
+      ...ROUTING_DEFAULTS,
       maxPending: 100000,
       retry: { maxAttempts: undefined, maxAgeNs: undefined, maxRetryAfterNs: 300e9 },
     });
@@ -180,13 +184,7 @@ notifications:
       backoff: { strategy: 'fixed', delayMs: 1000 },
       ignoredMediaTypes: ['application/octet-stream'],
       ignore: { mediaTypes: ['text/plain'], actions: ['pull'] },
-      filter: NO_FILTER,
-      format: { type: 'envelope' },
-      batch: { maxEvents: 1, maxWaitNs: 0 },
-      signing: undefined,
-      tls: undefined,
-      proxy: undefined,
-      concurrency: 1,
+      ...ROUTING_DEFAULTS,
       maxPending: 7,
       retry: { maxAttempts: 3, maxAgeNs: 24 * 3600e9, maxRetryAfterNs: 300e9 },
     });

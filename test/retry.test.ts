@@ -4,7 +4,8 @@ import { Breaker, type BackoffPolicy } from '../src/endpoint/breaker.ts';
 import { Delivery } from '../src/endpoint/delivery.ts';
 import { FormatError } from '../src/endpoint/format/format.ts';
 import { DeliveryError } from '../src/endpoint/http.ts';
-import { GaveUpError, RetryingSink } from '../src/endpoint/retry.ts';
+import { GaveUpError, RetryingSink, type RetryLimits } from '../src/endpoint/retry.ts';
+import type { Logger } from 'pino';
 import type { RelayEvent } from '../src/event.ts';
 import { RESOLVED, SinkClosedError, type Sink } from '../src/sink.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
@@ -20,6 +21,23 @@ const event = (id: string): RelayEvent => ({
 });
 
 const one = (e: RelayEvent): Delivery => new Delivery([e]);
+
+/** A RetryingSink for endpoint "ep" on `clock`, logging into memory unless given a logger. */
+function retrying(
+  clock: FakeClock,
+  next: Sink<Delivery>,
+  breaker: Breaker,
+  opts: { limits?: RetryLimits; log?: Logger } = {},
+): RetryingSink {
+  return new RetryingSink({
+    endpoint: 'ep',
+    next,
+    breaker,
+    clock,
+    log: opts.log ?? memoryLogger().log,
+    ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+  });
+}
 
 /** A sink that records the clock at each attempt and fails while `failing()` says so. */
 function flakySink(
@@ -71,13 +89,7 @@ describe('RetryingSink', () => {
     const t0 = clock.now();
     const { log, lines } = memoryLogger();
     const flaky = flakySink(clock, (n) => n <= 4);
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(3, fixed(4000)),
-      clock,
-      log,
-    });
+    const sink = retrying(clock, flaky.sink, new Breaker(3, fixed(4000)), { log });
     let done = false;
     const writing = sink.write(one(event('e1'))).then(() => (done = true));
     await settle();
@@ -112,13 +124,7 @@ describe('RetryingSink', () => {
 
     // The success reset the breaker: the next event's first failure is retried at once.
     const again = flakySink(clock, (n) => n === 1);
-    const sink2 = new RetryingSink({
-      endpoint: 'ep',
-      next: again.sink,
-      breaker: new Breaker(3, fixed(4000)),
-      clock,
-      log,
-    });
+    const sink2 = retrying(clock, again.sink, new Breaker(3, fixed(4000)), { log });
     await sink2.write(one(event('e2')));
     assert.equal(again.attempts.length, 2);
   });
@@ -126,13 +132,7 @@ describe('RetryingSink', () => {
   it('never gives up by itself; destroy ends the retries and rejects', async () => {
     const clock = new FakeClock();
     const flaky = flakySink(clock, () => true);
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(2, fixed(1000)),
-      clock,
-      log: memoryLogger().log,
-    });
+    const sink = retrying(clock, flaky.sink, new Breaker(2, fixed(1000)));
     const writing = sink.write(one(event('e1')));
     await clock.advance(60 * 60 * 1000);
     assert.equal(flaky.attempts.length, 2 + 3600, 'one attempt per second for an hour');
@@ -147,12 +147,7 @@ describe('RetryingSink', () => {
   it('gives up at retry.maxAttempts with the last error, then takes the next event', async () => {
     const clock = new FakeClock();
     const flaky = flakySink(clock, (n) => n <= 3);
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(10, fixed(1000)),
-      clock,
-      log: memoryLogger().log,
+    const sink = retrying(clock, flaky.sink, new Breaker(10, fixed(1000)), {
       limits: { maxAttempts: 3 },
     });
     const err = await sink.write(one(event('e1'))).then(
@@ -173,12 +168,7 @@ describe('RetryingSink', () => {
   it('gives up once an attempt fails after retry.maxAge since acceptance', async () => {
     const clock = new FakeClock();
     const flaky = flakySink(clock, () => true);
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(1, fixed(1000)),
-      clock,
-      log: memoryLogger().log,
+    const sink = retrying(clock, flaky.sink, new Breaker(1, fixed(1000)), {
       limits: { maxAgeMs: 5000 },
     });
     const accepted = { ...event('old'), acceptedAt: clock.now() };
@@ -241,12 +231,7 @@ describe('RetryingSink: Retry-After and formats', () => {
     const clock = new FakeClock();
     const t0 = clock.now();
     const flaky = flakySink(clock, (n) => n === 1, busy(7000));
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(10, fixed(1000)),
-      clock,
-      log: memoryLogger().log,
+    const sink = retrying(clock, flaky.sink, new Breaker(10, fixed(1000)), {
       limits: { maxRetryAfterMs: 60_000 },
     });
     const writing = sink.write(one(event('e1')));
@@ -264,12 +249,7 @@ describe('RetryingSink: Retry-After and formats', () => {
     const clock = new FakeClock();
     const t0 = clock.now();
     const flaky = flakySink(clock, (n) => n === 1, busy(3_600_000));
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(10, fixed(1000)),
-      clock,
-      log: memoryLogger().log,
+    const sink = retrying(clock, flaky.sink, new Breaker(10, fixed(1000)), {
       limits: { maxRetryAfterMs: 300_000 },
     });
     const writing = sink.write(one(event('e1')));
@@ -288,13 +268,7 @@ describe('RetryingSink: Retry-After and formats', () => {
       () => true,
       () => new FormatError('event e1 is not a valid CloudEvent'),
     );
-    const sink = new RetryingSink({
-      endpoint: 'ep',
-      next: flaky.sink,
-      breaker: new Breaker(10, fixed(1000)),
-      clock,
-      log: memoryLogger().log,
-    });
+    const sink = retrying(clock, flaky.sink, new Breaker(10, fixed(1000)));
     const err = await sink.write(one(event('e1'))).then(
       () => undefined,
       (e: unknown) => e,
