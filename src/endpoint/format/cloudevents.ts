@@ -22,15 +22,13 @@ const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json; charset=utf-8';
 export function cloudEventsFormat(mode: CloudEventsMode, source: string | undefined): Format {
   const toCloudEvent = (event: RelayEvent): CloudEvent<Record<string, unknown>> => {
     const view = viewOf(registryEvent(event));
-    const node = view.event['source'] as { addr?: unknown } | undefined;
-    const addr = typeof node?.addr === 'string' && node.addr !== '' ? node.addr : view.host;
     const time = view.timestamp !== undefined && !Number.isNaN(Date.parse(view.timestamp));
     try {
       return new CloudEvent({
         specversion: '1.0',
         id: view.id,
         type: `registry.${view.kind}.${view.actioned}`,
-        source: source ?? `//${addr ?? 'registry'}`,
+        source: source ?? `//${view.node ?? view.host ?? 'registry'}`,
         ...(view.subject === undefined ? {} : { subject: view.subject }),
         ...(time ? { time: view.timestamp } : {}),
         datacontenttype: 'application/json',

@@ -49,6 +49,8 @@ export interface EventView {
   readonly actor: string | undefined;
   /** The registry host clients used (`request.host`), else the node (`source.addr`). */
   readonly host: string | undefined;
+  /** The registry node that sent the event (`source.addr`). */
+  readonly node: string | undefined;
 }
 
 export function viewOf(event: Json): EventView {
@@ -59,6 +61,7 @@ export function viewOf(event: Json): EventView {
   const tag = str(target['tag']);
   const digest = str(target['digest']);
   const slash = repository?.lastIndexOf('/') ?? -1;
+  const node = str(obj(event['source'])['addr']);
   let subject = repository;
   if (repository !== undefined && tag !== undefined) subject = `${repository}:${tag}`;
   else if (repository !== undefined && digest !== undefined) subject = `${repository}@${digest}`;
@@ -77,7 +80,8 @@ export function viewOf(event: Json): EventView {
     mediaType: str(target['mediaType']),
     subject,
     actor: str(obj(event['actor'])['name']),
-    host: str(obj(event['request'])['host']) ?? str(obj(event['source'])['addr']),
+    host: str(obj(event['request'])['host']) ?? node,
+    node,
   };
 }
 
