@@ -2,70 +2,16 @@
 // every endpoint, across a SIGKILL mid-stream; and a dead endpoint's backlog stays on disk,
 // not in memory.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Pool } from 'undici';
-import { stringify } from 'yaml';
 import { closedAfterTests, envelope, pushEvent, V1, waitUntil } from './helpers.ts';
 import { freePort } from './registry-process.ts';
+import { spawnRelay } from './relay-process.ts';
 
-const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
-const children = new Set<ChildProcess>();
 const scope = closedAfterTests();
-after(() => {
-  for (const c of children) {
-    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // Exited between the check and the kill.
-    }
-  }
-});
-
-/** Starts the relay as a child on `config`; resolves with its ingest URL and pid. */
-async function spawnRelay(config: Record<string, unknown>, dir: string, nodeArgs: string[] = []) {
-  const file = join(dir, 'relay.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
-      shutdown: { timeout: '100ms' },
-      ...config,
-    }),
-  );
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, '--config', file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const urls = await new Promise<{ ingest: string; debug: string }>((resolve, reject) => {
-    lines.on('line', (line) => {
-      const m = /"ingest":"([^"]+)","debug":"([^"]+)"/.exec(line);
-      if (m?.[1] !== undefined && m[2] !== undefined) resolve({ ingest: m[1], debug: m[2] });
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`relay exited (${String(code)}) before listening`));
-    });
-  });
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      resolve();
-    });
-  });
-  return {
-    ...urls,
-    pid: child.pid ?? 0,
-    kill(signal: NodeJS.Signals): Promise<void> {
-      process.kill(child.pid ?? 0, signal);
-      return exited;
-    },
-  };
-}
 
 function rssBytes(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1];

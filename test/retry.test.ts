@@ -165,7 +165,7 @@ describe('RetryingSink', () => {
     );
   });
 
-  it('gives up once an attempt fails after retry.maxAge since acceptance', async () => {
+  it('gives up on retry.maxAge before the next attempt, keeping the last error', async () => {
     const clock = new FakeClock();
     const flaky = flakySink(clock, () => true);
     const sink = retrying(clock, flaky.sink, new Breaker(1, fixed(1000)), {
@@ -183,7 +183,29 @@ describe('RetryingSink', () => {
     const error = outcome();
     assert.ok(error instanceof GaveUpError);
     assert.match(error.message, /retry\.maxAge/);
-    assert.equal(error.attempts, 6);
+    assert.match(error.lastError, /accepted 5000 ms ago.*last attempt: answered 500/);
+    assert.equal(error.attempts, 5, 'no attempt is made once the event is too old');
+  });
+
+  it('dead-letters an event older than retry.maxAge before its first attempt, healthy endpoint or not', async () => {
+    const clock = new FakeClock();
+    const flaky = flakySink(clock, () => false);
+    const sink = retrying(clock, flaky.sink, new Breaker(1, fixed(1000)), {
+      limits: { maxAgeMs: 5000 },
+    });
+    const old = { ...event('stale'), acceptedAt: clock.now() - 5000 };
+    await assert.rejects(sink.write(one(old)), (err: unknown) => {
+      assert.ok(err instanceof GaveUpError);
+      assert.equal(err.attempts, 0);
+      assert.match(err.message, /retry\.maxAge/);
+      return true;
+    });
+    assert.equal(flaky.attempts.length, 0, 'the endpoint never saw it');
+    await sink.write(one({ ...event('fresh'), acceptedAt: clock.now() - 4999 }));
+    assert.deepEqual(
+      flaky.attempts.map((a) => a.id),
+      ['fresh'],
+    );
   });
 });
 

@@ -21,13 +21,22 @@ export interface DeliveryPolicy {
 
 export const ONE_BY_ONE: DeliveryPolicy = { maxEvents: 1, maxWaitMs: 0, concurrency: 1 };
 
+/** After a defect in the pipeline (not a delivery failure), the queue waits this long. */
+const DEFECT_PAUSE_MS = 1000;
+
 /**
  * What every endpoint queue shares, whatever holds its backlog (memory or the journal):
- * `write` takes an event synchronously; up to `concurrency` workers each take the oldest
- * waiting events (up to `maxEvents`) as one Delivery and hand it to the next sink; a
- * GaveUpError dead-letters its events; `close` waits until nothing is pending and `destroy`
- * stops at once. With one worker, deliveries leave in acceptance order. Subclasses say
- * where events are kept and what delivery and dead-lettering mean for that store.
+ * `write` takes an event synchronously; up to `concurrency` deliveries are in flight, each
+ * the oldest waiting events (up to `maxEvents`), handed to the next sink; a GaveUpError
+ * dead-letters its events; `close` waits until nothing is pending and `destroy` stops at
+ * once. With concurrency 1, deliveries leave in acceptance order. Subclasses say where
+ * events are kept and what delivery and dead-lettering mean for that store.
+ *
+ * The delivery loop (`pump`) cannot spin: each pass of it either takes events out of the
+ * backlog and starts a delivery with them, or arms one timer (a batch gathering, a pause
+ * after a defect), or returns. It is called again only by an event: a write, a delivery
+ * that finished, a timer that fired, a close. No count decides whether there is work; only
+ * `take` does, so a count that is off cannot make it loop.
  */
 export abstract class BacklogQueue implements Sink {
   protected readonly endpoint: string;
@@ -36,12 +45,15 @@ export abstract class BacklogQueue implements Sink {
   readonly #next: Sink<Delivery>;
   readonly #clock: Clock;
   readonly #policy: DeliveryPolicy;
+  /** Deliveries handed to the next sink and not settled; never more than `concurrency`. */
   readonly #inFlight = new Set<Delivery>();
   /** Events in #inFlight's deliveries. */
   #inFlightEvents = 0;
-  #workers = 0;
-  /** Aborted to wake the one worker waiting for a batch to fill (see #gather). */
-  #gathering: AbortController | undefined;
+  /** The one timer the loop may wait on (a batch gathering, a pause after a defect). */
+  #timer: AbortController | undefined;
+  #timerKind: 'gather' | 'defect' = 'gather';
+  /** A pump is scheduled for the end of this turn (batching: one request's events together). */
+  #pumpScheduled = false;
   #closed = false;
   #destroyed = false;
   #idle: (() => void)[] = [];
@@ -74,8 +86,11 @@ export abstract class BacklogQueue implements Sink {
   protected abstract delivered(event: RelayEvent): void;
   /** The retry limits gave up on `event`. */
   protected abstract deadLettered(event: RelayEvent, err: GaveUpError): void;
-  /** The next sink failed otherwise (a defect); true to go on with the next delivery. */
-  protected abstract failed(events: readonly RelayEvent[], err: unknown): boolean;
+  /**
+   * The next sink failed otherwise (a defect, not a delivery failure): the subclass keeps
+   * or reports the events. Delivery resumes after a pause, never in a tight loop.
+   */
+  protected abstract failed(events: readonly RelayEvent[], err: unknown): void;
 
   /** Acceptance time of the oldest undelivered event, if any. */
   oldestAcceptedAt(): number | undefined {
@@ -90,107 +105,110 @@ export abstract class BacklogQueue implements Sink {
     return this.#inFlightEvents;
   }
 
-  /** Events waiting to be handed on. */
-  #waiting(): number {
-    return this.pending - this.#inFlightEvents;
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
   }
 
   write(event: RelayEvent): Promise<void> {
     if (this.#closed) return Promise.reject(new SinkClosedError(this.endpoint));
     this.keep(event);
-    if (this.#gathering !== undefined && this.#waiting() >= this.#policy.maxEvents) {
-      this.#gathering.abort();
+    if (this.#policy.maxEvents === 1) {
+      this.pump();
+    } else if (!this.#pumpScheduled) {
+      // Batching waits for the end of the turn, so that the rest of the events handed over
+      // now (one ingest request) join the batch. Without batching the delivery hot path
+      // pays for no deferral.
+      this.#pumpScheduled = true;
+      queueMicrotask(() => {
+        this.#pumpScheduled = false;
+        this.resume();
+      });
     }
-    this.pump();
     return RESOLVED;
   }
 
-  /** Starts workers for what is waiting, up to `concurrency`. */
+  /** Starts deliveries for what is waiting, up to `concurrency` in flight. */
   protected pump(): void {
-    // While one worker gathers a batch, the others would only take its events away.
-    while (
-      this.#workers < this.#policy.concurrency &&
-      this.#gathering === undefined &&
-      !this.#destroyed &&
-      this.#waiting() > 0
-    ) {
-      this.#workers += 1;
-      void this.#work();
-    }
-  }
-
-  async #work(): Promise<void> {
-    try {
-      // A worker that finds another gathering leaves the gathered events to it.
-      const { maxEvents, maxWaitMs, concurrency } = this.#policy;
-      while (!this.#destroyed && this.#gathering === undefined && this.#waiting() > 0) {
-        // Batching yields once even without maxWait, so that the rest of the events being
-        // handed over now (one ingest request) join the batch; without batching there is
-        // no await here, which the delivery hot path would pay for every event.
-        if (maxEvents > 1) await (maxWaitMs > 0 ? this.#gather() : RESOLVED);
-        if (this.#isDestroyed()) break;
-        const events: RelayEvent[] = [];
-        for (let e = this.take(); e !== undefined; e = this.take()) {
-          events.push(e);
-          if (events.length >= maxEvents) break;
+    const { maxEvents, maxWaitMs, concurrency } = this.#policy;
+    while (!this.#destroyed && this.#timer === undefined && this.#inFlight.size < concurrency) {
+      if (maxWaitMs > 0 && !this.#closed && this.#waiting() < maxEvents) {
+        const oldest = this.peek();
+        if (oldest === undefined) return;
+        const remaining = oldest.acceptedAt + maxWaitMs - this.#clock.now();
+        if (remaining > 0) {
+          this.#wait('gather', remaining);
+          return;
         }
-        if (events.length === 0) break;
-        // Another worker may start on what is left while this one delivers.
-        if (concurrency > 1) this.pump();
-        if (!(await this.#deliver(new Delivery(events)))) break;
       }
-    } finally {
-      this.#workers -= 1;
-      if (this.pending === 0 || this.#destroyed) {
-        for (const resolve of this.#idle.splice(0)) resolve();
+      const events: RelayEvent[] = [];
+      while (events.length < maxEvents) {
+        const event = this.take();
+        if (event === undefined) break;
+        events.push(event);
       }
+      if (events.length === 0) return;
+      void this.#deliver(new Delivery(events));
     }
   }
 
-  /**
-   * Waits, when batching with `maxWaitMs`, until `maxEvents` are waiting or the oldest
-   * waiting event has waited `maxWaitMs`. Closing stops the wait: a drain sends at once.
-   */
-  async #gather(): Promise<void> {
-    const { maxEvents, maxWaitMs } = this.#policy;
-    while (!this.#closed && this.#waiting() < maxEvents) {
-      const oldest = this.peek();
-      if (oldest === undefined) return;
-      const remaining = oldest.acceptedAt + maxWaitMs - this.#clock.now();
-      if (remaining <= 0) return;
-      const wake = new AbortController();
-      this.#gathering = wake;
-      await this.#clock.sleep(remaining, wake.signal);
-      this.#gathering = undefined;
-    }
+  /** Events waiting to be handed on (an estimate for batching; `take` is the truth). */
+  #waiting(): number {
+    return this.pending - this.#inFlightEvents;
   }
 
-  /** False when the worker should stop (destroyed, or a defect the subclass stops on). */
-  async #deliver(delivery: Delivery): Promise<boolean> {
+  /** Arms the loop's one timer; the loop runs again when it fires or is cut short. */
+  #wait(kind: 'gather' | 'defect', ms: number): void {
+    const timer = new AbortController();
+    this.#timer = timer;
+    this.#timerKind = kind;
+    void this.#clock.sleep(ms, timer.signal).then(() => {
+      if (this.#timer !== timer) return;
+      this.#timer = undefined;
+      this.pump();
+    });
+  }
+
+  /** Ends the timer's wait now (a batch filled, a drain began); the loop runs again. */
+  #wake(): void {
+    const timer = this.#timer;
+    if (timer === undefined) return;
+    this.#timer = undefined;
+    timer.abort();
+    this.pump();
+  }
+
+  async #deliver(delivery: Delivery): Promise<void> {
     this.#inFlight.add(delivery);
     this.#inFlightEvents += delivery.events.length;
     if (this.#policy.maxEvents > 1) this.listener.onDeliveryStarted(delivery.events.length);
+    let defect = false;
     try {
       await this.#next.write(delivery);
       for (const event of delivery.events) {
         this.delivered(event);
         this.listener.onDelivered(event);
       }
-      return true;
     } catch (err) {
-      if (this.#isDestroyed()) return false;
+      if (this.#isDestroyed()) return;
       if (err instanceof GaveUpError) {
         for (const event of delivery.events) {
           this.deadLettered(event, err);
           this.listener.onDeadLettered(event);
         }
-        return true;
+      } else {
+        defect = true;
+        this.failed(delivery.events, err);
       }
-      return this.failed(delivery.events, err);
     } finally {
       this.#inFlight.delete(delivery);
       this.#inFlightEvents -= delivery.events.length;
+      if (this.pending === 0 || this.#destroyed) {
+        for (const resolve of this.#idle.splice(0)) resolve();
+      }
     }
+    if (defect && this.#timer === undefined) this.#wait('defect', DEFECT_PAUSE_MS);
+    else this.pump();
   }
 
   // A method, not the field: the flag changes while a delivery is awaited.
@@ -198,16 +216,24 @@ export abstract class BacklogQueue implements Sink {
     return this.#destroyed;
   }
 
+  /** Called when events may be waiting that no write announced (restored, replayed). */
+  protected resume(): void {
+    // A gathering batch that is full now goes at once; a pause after a defect runs out.
+    if (this.#timerKind === 'gather' && this.#waiting() >= this.#policy.maxEvents) this.#wake();
+    this.pump();
+  }
+
   /** Resolves when nothing is pending. */
   onIdle(): Promise<void> {
-    if (this.pending === 0) return RESOLVED;
+    if (this.pending === 0 || this.#destroyed) return RESOLVED;
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /** Refuses new events, delivers every pending one (without waiting to batch), then closes the next sink. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#gathering?.abort();
+    this.#wake();
+    this.pump();
     await this.onIdle();
     await this.#next.close();
   }
@@ -216,7 +242,9 @@ export abstract class BacklogQueue implements Sink {
   destroy(): void {
     this.#closed = true;
     this.#destroyed = true;
-    this.#gathering?.abort();
+    const timer = this.#timer;
+    this.#timer = undefined;
+    timer?.abort();
     this.#next.destroy();
     for (const resolve of this.#idle.splice(0)) resolve();
   }

@@ -70,13 +70,12 @@ export class QueueSink extends BacklogQueue {
     );
   }
 
-  protected failed(events: readonly RelayEvent[], err: unknown): boolean {
+  protected failed(events: readonly RelayEvent[], err: unknown): void {
     // The retrying sink gives up only with GaveUpError, so this is a defect, not a
     // delivery failure; say so loudly rather than lose the events quietly.
     for (const event of events) {
       this.listener.onDropped(event);
       this.log.error({ err, eventId: event.id }, 'event lost: unexpected error in pipeline');
     }
-    return true;
   }
 }

@@ -65,12 +65,20 @@ export class RetryingSink implements Sink<Delivery> {
   }
 
   async write(delivery: Delivery): Promise<void> {
+    let lastError: string | undefined;
     for (let attempt = 1; ;) {
       if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
       const wait = this.#breaker.delay(this.#clock.now());
       if (wait > 0) {
         await this.#clock.sleep(wait, this.#abort.signal);
         continue;
+      }
+      // Checked before every attempt, the first included: an event older than maxAge is
+      // not worth delivering late, even to an endpoint that is healthy again.
+      const tooOld = this.#tooOld(delivery);
+      if (tooOld !== undefined) {
+        const why = lastError === undefined ? tooOld : `${tooOld}; last attempt: ${lastError}`;
+        throw new GaveUpError(this.#endpoint, attempt - 1, 'retry.maxAge', why);
       }
       try {
         await this.#next.write(delivery);
@@ -83,11 +91,9 @@ export class RetryingSink implements Sink<Delivery> {
         }
         this.#breaker.failure(this.#clock.now(), this.#retryAfter(err));
         this.#logFailure(delivery, attempt, err);
+        lastError = err instanceof Error ? err.message : String(err);
         const reason = this.#exhausted(delivery, attempt);
-        if (reason !== undefined) {
-          const last = err instanceof Error ? err.message : String(err);
-          throw new GaveUpError(this.#endpoint, attempt, reason, last);
-        }
+        if (reason !== undefined) throw new GaveUpError(this.#endpoint, attempt, reason, lastError);
         attempt += 1;
       }
     }
@@ -100,12 +106,19 @@ export class RetryingSink implements Sink<Delivery> {
   }
 
   #exhausted(delivery: Delivery, attempts: number): string | undefined {
-    const { maxAttempts, maxAgeMs } = this.#limits;
+    const { maxAttempts } = this.#limits;
     if (maxAttempts !== undefined && attempts >= maxAttempts) return 'retry.maxAttempts';
-    if (maxAgeMs !== undefined && this.#clock.now() - delivery.acceptedAt >= maxAgeMs) {
-      return 'retry.maxAge';
-    }
+    if (this.#tooOld(delivery) !== undefined) return 'retry.maxAge';
     return undefined;
+  }
+
+  /** Why the delivery is past `retry.maxAge`, or undefined while it is not. */
+  #tooOld(delivery: Delivery): string | undefined {
+    const { maxAgeMs } = this.#limits;
+    if (maxAgeMs === undefined) return undefined;
+    const age = this.#clock.now() - delivery.acceptedAt;
+    if (age < maxAgeMs) return undefined;
+    return `accepted ${String(Math.round(age))} ms ago, retry.maxAge is ${String(maxAgeMs)} ms`;
   }
 
   #logFailure(delivery: Delivery, attempt: number, err: unknown): void {

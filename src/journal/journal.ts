@@ -256,7 +256,8 @@ export class Journal {
     const s = this.#statements;
     this.#db.transaction(() => {
       for (const r of rows) {
-        const info = s.insertEvent.run(r.id, r.action, r.media_type, r.accepted_at, r.envelope);
+        // A replay is a new acceptance: retry.maxAge counts from now, not from the first time.
+        const info = s.insertEvent.run(r.id, r.action, r.media_type, Date.now(), r.envelope);
         s.insertPending.run(r.endpoint, Number(info.lastInsertRowid));
         s.deleteDead.run(r.endpoint, r.seq);
         s.deleteEventIfUnused.run({ seq: r.seq });

@@ -49,7 +49,7 @@ export class JournalQueue extends BacklogQueue {
     if (opts.restored > 0) {
       this.listener.restorePending(opts.restored);
       this.log.info({ pending: opts.restored }, 'replaying undelivered events from the journal');
-      this.pump();
+      this.resume();
     }
   }
 
@@ -71,7 +71,7 @@ export class JournalQueue extends BacklogQueue {
     this.#pendingCount += added;
     this.listener.restorePending(added);
     this.#onDisk = true;
-    this.pump();
+    this.resume();
   }
 
   protected keep(event: RelayEvent): void {
@@ -87,21 +87,25 @@ export class JournalQueue extends BacklogQueue {
     }
   }
 
-  /** The window holds the oldest events: refill it from disk once it is half empty. */
   protected take(): RelayEvent | undefined {
-    if (this.#onDisk && this.#memory.length <= this.#window / 2) {
-      const room = this.#window - this.#memory.length;
-      const rows = this.#journal.load(this.endpoint, this.#lastSeq, room);
-      for (const row of rows) this.#memory.push(row);
-      const last = rows.at(-1);
-      if (last?.seq !== undefined) this.#lastSeq = last.seq;
-      if (rows.length < room) this.#onDisk = false;
-    }
+    this.#refill();
     return this.#memory.shift();
   }
 
   protected peek(): RelayEvent | undefined {
+    this.#refill();
     return this.#memory.peek();
+  }
+
+  /** The window holds the oldest events: refill it from disk once it is half empty. */
+  #refill(): void {
+    if (!this.#onDisk || this.#memory.length > this.#window / 2) return;
+    const room = this.#window - this.#memory.length;
+    const rows = this.#journal.load(this.endpoint, this.#lastSeq, room);
+    for (const row of rows) this.#memory.push(row);
+    const last = rows.at(-1);
+    if (last?.seq !== undefined) this.#lastSeq = last.seq;
+    if (rows.length < room) this.#onDisk = false;
   }
 
   protected delivered(event: RelayEvent): void {
@@ -122,9 +126,9 @@ export class JournalQueue extends BacklogQueue {
   /**
    * Not a delivery failure (the retrying sink never throws those): the events stay in the
    * journal, the window is reloaded from it (events other workers hold may go out twice),
-   * and this worker stops until the next event or disk check starts delivery again.
+   * and delivery pauses before it starts again from the journal.
    */
-  protected failed(events: readonly RelayEvent[], err: unknown): boolean {
+  protected failed(events: readonly RelayEvent[], err: unknown): void {
     const seq = events[0]?.seq ?? 0;
     this.log.error(
       { err, eventIds: events.map((e) => e.id), seq },
@@ -133,6 +137,5 @@ export class JournalQueue extends BacklogQueue {
     this.#onDisk = true;
     this.#lastSeq = Math.min(this.#lastSeq, seq - 1);
     this.#memory.clear();
-    return false;
   }
 }

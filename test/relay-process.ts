@@ -1,0 +1,83 @@
+// The relay as a child process on a config file, as a user runs it: for tests that kill it
+// (SIGKILL mid-stream) and start it again on the same storage.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after } from 'node:test';
+import { stringify } from 'yaml';
+
+const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
+const children = new Set<ChildProcess>();
+
+/** Kills, by pid, every relay the calling file started and left running. */
+function killLeftovers(): void {
+  for (const c of children) {
+    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      // Exited between the check and the kill.
+    }
+  }
+}
+
+// Registered when a test file imports this module, so at the file's top level: a hook
+// registered inside a test would run when that test ends and kill its neighbours' relays.
+after(killLeftovers);
+
+export interface RelayProcess {
+  readonly ingest: string;
+  readonly debug: string;
+  readonly pid: number;
+  /** Sends `signal` and resolves once the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts the relay as a child on `config` (written to `dir/relay.yaml`, listeners on ports
+ * the OS chooses); resolves with its ingest and debug URLs once both listen.
+ */
+export async function spawnRelay(
+  config: Record<string, unknown>,
+  dir: string,
+  nodeArgs: string[] = [],
+): Promise<RelayProcess> {
+  const file = join(dir, 'relay.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
+      shutdown: { timeout: '100ms' },
+      ...config,
+    }),
+  );
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, '--config', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const urls = await new Promise<{ ingest: string; debug: string }>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const m = /"ingest":"([^"]+)","debug":"([^"]+)"/.exec(line);
+      if (m?.[1] !== undefined && m[2] !== undefined) resolve({ ingest: m[1], debug: m[2] });
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`relay exited (${String(code)}) before listening`));
+    });
+  });
+  return {
+    ...urls,
+    pid: child.pid ?? 0,
+    kill(signal: NodeJS.Signals): Promise<void> {
+      if (child.exitCode === null && child.signalCode === null)
+        process.kill(child.pid ?? 0, signal);
+      return exited;
+    },
+  };
+}
