@@ -125,6 +125,15 @@ export function readEnvelope(parsed: unknown, acceptedAt: number): Accepted[] {
       throw new EnvelopeError(`${where}.target`, `expected an object, got ${kindOf(target)}`);
     }
     const mediaType = text(target['mediaType']);
+    let envelope: string;
+    try {
+      // One flat string: a template literal would leave a rope of three pieces per event.
+      envelope = JSON.stringify({ events: [event] });
+    } catch (err) {
+      // JSON.parse takes any depth; serialising recurses and runs out of stack first.
+      if (!(err instanceof RangeError)) throw err;
+      throw new EnvelopeError(where, 'nested too deeply to relay (thousands of levels)');
+    }
     const sharedAction = shared(action);
     const sharedMediaType = mediaType === undefined ? undefined : shared(mediaType);
     return {
@@ -132,8 +141,7 @@ export function readEnvelope(parsed: unknown, acceptedAt: number): Accepted[] {
         id,
         action: sharedAction,
         mediaType: sharedMediaType,
-        // One flat string: a template literal would leave a rope of three pieces per event.
-        envelope: JSON.stringify({ events: [event] }),
+        envelope,
         acceptedAt,
       },
       facts: {

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildRelay, type Relay } from '../src/app.ts';
 import { RecentIds } from '../src/ingest/recent-ids.ts';
-import { envelope, FakeClock, makeConfig, memoryLogger, pushEvent, V1 } from './helpers.ts';
+import {
+  closedAfterTests,
+  envelope,
+  FakeClock,
+  makeConfig,
+  memoryLogger,
+  pushEvent,
+  V1,
+} from './helpers.ts';
 
 type Body = {
   error?: string;
@@ -221,5 +229,56 @@ describe('RecentIds (re-send detection)', () => {
     const ids = new RecentIds(0, 100, new FakeClock());
     ids.add('a');
     assert.equal(ids.has('a'), false);
+  });
+});
+
+describe('ingest: deeply nested JSON inside an event', () => {
+  const scope = closedAfterTests();
+  /** An event whose `x` field nests `depth` arrays. */
+  const deep = (depth: number): Record<string, unknown> =>
+    pushEvent({ x: JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`) as unknown });
+
+  it('answers 400 naming the event when it nests too deeply to relay, never 500', async () => {
+    const rx = await scope.receiver();
+    const relay = await scope.relay([{ name: 'ep', url: rx.url }], {
+      http: { maxBodySize: '1MiB' },
+    });
+    const ok = pushEvent();
+    // Built as text: the test's own JSON.stringify would run out of stack too.
+    const depth = 20_000;
+    const res = await relay.post(
+      `{"events":[${JSON.stringify(ok)},{"id":"deep","action":"push","target":{},"x":${'['.repeat(depth)}1${']'.repeat(depth)}}]}`,
+    );
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as Body;
+    assert.equal(body.error, 'bad_envelope');
+    assert.equal(body.where, 'events[1]');
+    assert.match(body.message ?? '', /nested too deeply/);
+    // Nothing of the refused request was accepted; the next request is served as usual.
+    assert.equal((await relay.post(envelope(ok))).status, 202);
+    await rx.waitFor(1);
+    assert.deepEqual(rx.ids(), [ok['id']]);
+  });
+
+  it('relays a few hundred levels through every format', async () => {
+    const receivers = await Promise.all([scope.receiver(), scope.receiver(), scope.receiver()]);
+    const [env, ce, tpl] = receivers.map((r) => r.url);
+    const relay = await scope.relay([
+      { name: 'envelope', url: env },
+      { name: 'ce', url: ce, format: { type: 'cloudevents', mode: 'structured' } },
+      { name: 'tpl', url: tpl, format: { type: 'template', body: { id: '{{ event.id }}' } } },
+    ]);
+    const event = deep(500);
+    assert.equal((await relay.post(envelope(event))).status, 202);
+    for (const r of receivers) await r.waitFor(1);
+    assert.deepEqual(receivers[0]?.events()[0], event);
+    assert.equal(
+      (JSON.parse(receivers[1]?.requests[0]?.body ?? '') as { id: string }).id,
+      event['id'],
+    );
+    assert.equal(
+      (JSON.parse(receivers[2]?.requests[0]?.body ?? '') as { id: string }).id,
+      event['id'],
+    );
   });
 });

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import { SinkClosedError, type Sink } from '../sink.ts';
 import type { Delivery, Payload } from './delivery.ts';
 import { FormatError, type Format } from './format/format.ts';
+import { redactUrl } from './redact.ts';
 import type { EndpointListener } from './listener.ts';
 import type { Signer } from './signing.ts';
 
@@ -117,6 +118,8 @@ export class HttpSink implements Sink<Delivery> {
   /** The configured headers plus the last content headers seen, joined once. */
   #joined: { content: readonly string[]; all: string[] } | undefined;
   readonly #path: string;
+  /** The endpoint URL, to resolve a redirect's Location against. */
+  readonly #url: URL;
   readonly #headers: string[];
   readonly #timeoutMs: number;
   readonly #listener: EndpointListener;
@@ -138,6 +141,7 @@ export class HttpSink implements Sink<Delivery> {
     clock: Clock;
   }) {
     const url = new URL(opts.url);
+    this.#url = url;
     this.#endpoint = opts.endpoint;
     this.#origin = opts.dispatcher instanceof Pool ? undefined : url.origin;
     this.#path = `${url.pathname}${url.search}`;
@@ -230,7 +234,7 @@ export class HttpSink implements Sink<Delivery> {
         this.#endpoint,
         'RELAY_HTTP_REDIRECT',
         `answered ${statusText(status)}: redirects are not followed, fix the endpoint url`,
-        { status, location: answer.location ?? '' },
+        { status, location: redirectTarget(this.#url, answer.location) },
       );
     }
     const said = answer.body === '' ? '' : `: ${answer.body}`;
@@ -373,4 +377,14 @@ function errorCode(err: unknown): string {
     if (typeof code === 'string') return code;
   }
   return 'UNKNOWN';
+}
+
+/** Where a redirect pointed, redacted like the endpoint URL (it may carry the same secret). */
+function redirectTarget(base: URL, location: string | undefined): string {
+  if (location === undefined || location === '') return '';
+  try {
+    return redactUrl(new URL(location, base).toString());
+  } catch {
+    return redactUrl(location);
+  }
 }

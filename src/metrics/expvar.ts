@@ -1,18 +1,9 @@
 import type { Endpoint } from '../endpoint/pipeline.ts';
+import { redactUrl } from '../endpoint/redact.ts';
 import type { JournalView } from './backlog.ts';
 import type { IngestStats } from './ingest-stats.ts';
 
 const REDACTED = '<redacted>';
-
-/** The endpoint URL without credentials: userinfo is a secret like any header value. */
-export function displayUrl(raw: string): string {
-  const url = new URL(raw);
-  if (url.username !== '' || url.password !== '') {
-    url.username = 'redacted';
-    url.password = '';
-  }
-  return url.toString();
-}
 
 // Go marshals an empty (nil) slice as null; scrapers written against the registry expect it.
 const goSlice = (list: readonly string[]): readonly string[] | null =>
@@ -35,7 +26,7 @@ export function expvar(
       notifications: {
         endpoints: endpoints.map(({ config, stats }) => ({
           name: config.name,
-          url: displayUrl(config.url),
+          url: redactUrl(config.url),
           Headers: Object.fromEntries(
             Object.entries(config.headers).map(([k, v]) => [k, v.map(() => REDACTED)]),
           ),
