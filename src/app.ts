@@ -52,6 +52,10 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const metrics = createMetrics();
   const ingestStats = new IngestStats(metrics);
   const journal = openJournal(config, deps.log, metrics);
+  const recentIds = new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock);
+  for (const { id, acceptedAt } of journal?.recentIds(clock.now()) ?? []) {
+    recentIds.restore(id, acceptedAt);
+  }
   const restored = journal?.pendingCounts() ?? new Map<string, number>();
   const endpoints = config.notifications.endpoints.map((c) =>
     buildEndpoint(c, {
@@ -85,11 +89,13 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const sinks: Sink[] = routes.map((r) => r.queue);
   let listening = false;
   let shuttingDown = false;
-  // The dead-letters CLI writes from another process; queues look at the disk again then.
+  // Once a second: the journal gives freed space back, and, when the dead-letters CLI wrote
+  // from another process, the queues look at the disk again.
   const watch =
     journal === undefined
       ? undefined
       : setInterval(() => {
+          journal.compact(clock.now());
           if (!journal.changedElsewhere()) return;
           view?.refresh();
           for (const e of endpoints) if (e.queue instanceof JournalQueue) e.queue.recheckDisk();
@@ -100,7 +106,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     clock,
     maxBodySize: config.http.maxBodySize,
     tokens: new BearerTokens(config.http.auth.tokens),
-    recentIds: new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock),
+    recentIds,
     broadcaster: new Broadcaster(routes, journal),
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
@@ -152,7 +158,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
 function openJournal(config: RelayConfig, log: Logger, metrics: RelayMetrics) {
   const { path, sync, maxSize } = config.storage;
   if (path === undefined) return undefined;
-  const journal = new Journal(path, { sync, maxSize });
+  const journal = new Journal(path, {
+    sync,
+    maxSize,
+    recentIds: { windowMs: config.http.dedup.window / 1e6, maxIds: config.http.dedup.maxIds },
+  });
   journal.onCommit = (seconds) => {
     metrics.journalCommit.observe(seconds);
   };

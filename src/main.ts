@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { JOURNAL_USAGE, runJournalCommand, UsageError } from './journal/cli.ts';
@@ -9,7 +10,22 @@ const USAGE = `usage:
   registry-relay --config FILE      run the relay (or set RELAY_CONFIG=FILE)
   registry-relay check-config FILE  validate FILE; exit 0 if valid, 2 if not
 ${JOURNAL_USAGE}
+  registry-relay --version
   registry-relay --help`;
+
+function version(): string {
+  // package.json sits one level above both src/ and dist/.
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+// A reader that goes away (`| head`) is not an error: stop writing and leave quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or invalid config. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -20,6 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
         endpoint: { type: 'string' },
         since: { type: 'string' },
       },
@@ -32,6 +49,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help === true) {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.version === true) {
+    process.stdout.write(`registry-relay ${version()}\n`);
     return 0;
   }
 
@@ -71,6 +92,7 @@ async function main(argv: readonly string[]): Promise<number> {
         { endpoint: values.endpoint, since: values.since },
         config,
         (line) => process.stdout.write(`${line}\n`),
+        (line) => process.stderr.write(`${line}\n`),
       );
       return 0;
     } catch (err) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -430,6 +430,49 @@ describe('registry-relay check-config', () => {
     const missing = run('check-config', join(dir, 'absent.yaml'));
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /cannot read the file/);
+  });
+
+  it('names every problem in one pass, across fields and endpoints', () => {
+    const file = join(dir, 'many.yaml');
+    writeFileSync(
+      file,
+      `
+http: {addr: "127.0.0.1:5080", debug: {addr: ":5080"}}
+notifications:
+  endpoints:
+    - name: ci
+      url: http://127.0.0.1:9/hook
+      timeout: soon
+      filter: {repositories: ["/([/"]}
+    - name: ci
+      url: http://127.0.0.1:9/hook
+      threshold: many
+      format: {type: template, body: {text: "{{ event.nosuch }}"}}
+      batch: {maxEvents: 5}
+`,
+    );
+    const ko = run('check-config', file);
+    assert.equal(ko.status, 2);
+    for (const re of [
+      /http\.debug\.addr: the ops listener and ingest \(http\.addr\) cannot share port 5080/,
+      /endpoints\[0\]\.timeout: not a duration/,
+      /endpoints\[0\]\.filter\.repositories\.include\[0\]: endpoint "ci": not a regular expression/,
+      /endpoints\[1\]\.name: duplicate endpoint name \(also used by endpoints\[0\]\)/,
+      /endpoints\[1\]\.threshold: /,
+      /endpoints\[1\]\.format\.body: endpoint "ci": .*event\.nosuch/,
+      /endpoints\[1\]\.batch\.maxEvents: endpoint "ci": a template renders one event per request/,
+    ]) {
+      assert.match(ko.stderr, re);
+    }
+  });
+
+  it('prints its version', () => {
+    const v = run('--version');
+    assert.equal(v.status, 0, v.stderr);
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(v.stdout, `registry-relay ${pkg.version}\n`);
   });
 
   it('validates the shipped config', () => {

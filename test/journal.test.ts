@@ -8,6 +8,8 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { closedAfterTests, envelope, portToReopen, pushEvent, waitUntil } from './helpers.ts';
+import type { RelayEvent } from '../src/event.ts';
+import { Journal } from '../src/journal/journal.ts';
 import { freePort } from './registry-process.ts';
 
 const scope = closedAfterTests();
@@ -178,10 +180,10 @@ describe('journal', () => {
 
     const list = await cli(['dead-letters', 'list', '--endpoint', 'ci', '--config', config]);
     assert.equal(list.code, 0, list.stderr);
+    // JSON lines only on stdout, so it pipes into jq; the count goes to stderr.
     const listed = list.stdout
       .trim()
       .split('\n')
-      .slice(0, -1)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(
       listed.map((d) => [d['eventId'], d['attempts']]),
@@ -191,9 +193,13 @@ describe('journal', () => {
       ],
     );
     assert.match(String(listed[0]?.['error']), /500 Internal Server Error/);
-    assert.match(list.stdout, /2 dead letters\n$/);
+    assert.equal(list.stderr, '2 dead letters\n');
     const none = await cli(['dead-letters', 'list', '--since', '2099-01-01', '--config', config]);
-    assert.match(none.stdout, /^0 dead letters/);
+    assert.equal(none.stdout, '');
+    assert.equal(none.stderr, '0 dead letters\n');
+    const unknown = await cli(['dead-letters', 'list', '--endpoint', 'nosuch', '--config', config]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--endpoint "nosuch": no such endpoint .*known: ci, ok/);
 
     // Replay into the running relay, the endpoint fixed: it notices within a second.
     rx.respondWith(undefined);
@@ -215,6 +221,55 @@ describe('journal', () => {
     const bad = await cli(['dead-letters', 'list', '--since', 'yesterday-ish', '--config', config]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--since "yesterday-ish"/);
+  });
+
+  it('dead-letters list into a pipe that closes early ends quietly', async () => {
+    const dir = dataDir();
+    const journal = new Journal(dir, { sync: 'normal', maxSize: 2 ** 30 });
+    const events: RelayEvent[] = Array.from({ length: 20_000 }, () => {
+      const e = pushEvent();
+      return {
+        id: String(e['id']),
+        action: 'push',
+        mediaType: undefined,
+        envelope: envelope(e),
+        acceptedAt: Date.now(),
+      };
+    });
+    const appended = journal.append(
+      events,
+      events.map(() => ['ci']),
+    );
+    journal.flush();
+    await appended;
+    for (const e of events) journal.deadLetter('ci', e.seq ?? 0, 1, 'answered 500');
+    journal.close();
+    const config = join(dir, 'relay.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        storage: { path: dir },
+        notifications: { endpoints: [{ name: 'ci', url: 'http://127.0.0.1:9/' }] },
+      }),
+    );
+    const main = new URL('../src/main.ts', import.meta.url).pathname;
+    // `| head -1`, with a shell, as an operator types it.
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        `"${process.execPath}" --import tsx "${main}" dead-letters list --config "${config}" | head -1`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(stdout.trim().split('\n').length, 1);
+    assert.equal((JSON.parse(stdout) as { endpoint: string }).endpoint, 'ci');
+    assert.doesNotMatch(stderr, /EPIPE|Error/, stderr);
   });
 
   it('keeps the backlog of an endpoint removed from the config, and purges it on request', async () => {
@@ -281,5 +336,68 @@ describe('journal', () => {
     assert.match(body.message, /storage\.maxSize/);
     assert.match(metrics, /relay_journal_rejected_events_total\{reason="full"\} 1/);
     assert.equal(rows(dir).pending, accepted, 'every accepted event is still owed');
+  });
+
+  it('recognises a registry re-send that arrives after a restart', async () => {
+    const dir = dataDir();
+    const rx = await scope.receiver();
+    const endpoints = [{ name: 'ci', url: rx.url }];
+    const first = await scope.relay(endpoints, { storage: { path: dir } });
+    const event = pushEvent();
+    assert.equal((await first.post(envelope(event))).status, 202);
+    await rx.waitFor(1);
+    await first.stop();
+
+    const second = await scope.relay(endpoints, { storage: { path: dir } });
+    const again = pushEvent();
+    const res = await second.post(envelope(event, again));
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { accepted: 1, duplicates: 1 });
+    await rx.waitFor(2);
+    await second.stop();
+    assert.deepEqual(
+      rx.ids(),
+      [event['id'], again['id']],
+      'the re-sent event is not delivered twice',
+    );
+  });
+
+  it('gives freed space back: a drained backlog leaves a small file', () => {
+    const dir = dataDir();
+    const journal = new Journal(dir, {
+      sync: 'normal',
+      maxSize: 2 ** 30,
+      recentIds: { windowMs: 60_000, maxIds: 1000 },
+    });
+    try {
+      const events: RelayEvent[] = Array.from({ length: 20_000 }, (_, i) => ({
+        id: `e${String(i)}`,
+        action: 'push',
+        mediaType: undefined,
+        envelope: envelope(pushEvent({ padding: 'x'.repeat(600) })),
+        acceptedAt: Date.now(),
+      }));
+      void journal.append(
+        events,
+        events.map(() => ['ci']),
+      );
+      journal.flush();
+      journal.compact(Date.now());
+      const full = journal.bytes;
+      for (const e of events) journal.ack('ci', e.seq ?? 0);
+      journal.flush();
+      // Each step frees up to 4 MiB; the relay takes one a second.
+      let steps = 0;
+      while (journal.compact(Date.now() + 11_000)) steps += 1;
+      const drained = journal.bytes;
+      assert.ok(full > 15 * 2 ** 20, `${String(full)} bytes with 20,000 events pending`);
+      assert.ok(
+        drained < 2 ** 20,
+        `${String(drained)} bytes after the backlog drained (${String(steps)} steps)`,
+      );
+      assert.equal(journal.recentIds(Date.now()).length, 1000, 'at most http.dedup.maxIds kept');
+    } finally {
+      journal.close();
+    }
   });
 });

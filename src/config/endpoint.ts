@@ -2,9 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import type { BackoffPolicy } from '../endpoint/breaker.ts';
-import { FILTER_FIELDS, compilePattern } from '../endpoint/filter.ts';
-import { templateFormat } from '../endpoint/format/template.ts';
-import { SIGNING_HEADERS } from '../endpoint/http.ts';
 import { secretKey } from '../endpoint/signing.ts';
 import type { TlsSettings } from '../endpoint/transport.ts';
 import { DEFAULTS } from './defaults.ts';
@@ -216,6 +213,7 @@ const backoffSchema = z.preprocess(
     }),
 );
 
+/** One endpoint. Checks across its fields (patterns, templates, batch and format) are in checks.ts. */
 export const endpointSchema = z
   .strictObject({
     name: z.string().min(1, 'an endpoint needs a name'),
@@ -271,61 +269,6 @@ export const endpointSchema = z
         })
         .prefault({}),
     ),
-  })
-  .superRefine((e, ctx) => {
-    const at = `endpoint "${e.name}"`;
-    for (const field of FILTER_FIELDS) {
-      for (const which of ['include', 'exclude'] as const) {
-        e.filter[field][which].forEach((pattern, i) => {
-          try {
-            compilePattern(pattern);
-          } catch (err) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['filter', field, which, i],
-              message: `${at}: ${err instanceof Error ? err.message : String(err)}`,
-            });
-          }
-        });
-      }
-    }
-    if (e.format.type === 'template') {
-      try {
-        templateFormat(e.format.body, e.format.contentType);
-      } catch (err) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['format', 'body'],
-          message: `${at}: ${err instanceof Error ? err.message : String(err)}`,
-        });
-      }
-    }
-    const maxEvents = e.batch?.maxEvents ?? 1;
-    if (maxEvents > 1 && e.format.type === 'template') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['batch', 'maxEvents'],
-        message: `${at}: a template renders one event per request; remove batch`,
-      });
-    }
-    if (maxEvents > 1 && e.format.type === 'cloudevents' && e.format.mode !== 'batched') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['batch', 'maxEvents'],
-        message: `${at}: CloudEvents ${e.format.mode} mode carries one event per request; use format.mode: batched`,
-      });
-    }
-    if (e.signing !== undefined) {
-      for (const name of Object.keys(e.headers)) {
-        if (SIGNING_HEADERS.has(name.toLowerCase())) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['headers', name],
-            message: `${at}: the relay writes ${name.toLowerCase()} itself when signing`,
-          });
-        }
-      }
-    }
   })
   .transform((e) => ({
     name: e.name,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { crossChecks } from './checks.ts';
 import { configSchema, type RelayConfig } from './schema.ts';
 
 /** A config that cannot be used; `problems` has one line per problem, each naming its field. */
@@ -129,6 +130,10 @@ export function parseConfig(
   const input = substituteEnv(raw, env, problems);
   const result = configSchema.safeParse(input);
   if (!result.success) problems.push(...describeIssues(result.error.issues, input));
+  // In the same pass, so that every problem is named at once.
+  for (const p of crossChecks(input)) {
+    problems.push(`${formatPath(p.path)}: ${p.message} ${describeAt(input, p.path)}`);
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
   return result.data;
 }

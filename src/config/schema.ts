@@ -104,24 +104,7 @@ export const configSchema = z.strictObject({
       nullToUndefined,
       z.strictObject({ includereferences: z.boolean().optional() }).optional(),
     ),
-    endpoints: z
-      .array(endpointSchema)
-      .min(1, 'configure at least one endpoint')
-      .superRefine((endpoints, ctx) => {
-        const seen = new Map<string, number>();
-        endpoints.forEach((e, i) => {
-          const first = seen.get(e.name);
-          if (first !== undefined) {
-            ctx.addIssue({
-              code: 'custom',
-              path: [i, 'name'],
-              message: `duplicate endpoint name (also used by endpoints[${first}])`,
-            });
-          } else {
-            seen.set(e.name, i);
-          }
-        });
-      }),
+    endpoints: z.array(endpointSchema).min(1, 'configure at least one endpoint'),
   }),
 });
 

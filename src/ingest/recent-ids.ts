@@ -46,6 +46,14 @@ export class RecentIds {
     this.#expire(entry.at);
   }
 
+  /** Remembers an id accepted at `at` before a restart (oldest first, as the journal lists them). */
+  restore(id: string, at: number): void {
+    if (this.#windowMs <= 0) return;
+    const entry = { id, at };
+    this.#byId.set(id, entry);
+    this.#order.push(entry);
+  }
+
   delete(id: string): void {
     this.#byId.delete(id);
   }

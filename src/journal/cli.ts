@@ -40,7 +40,10 @@ export function runJournalCommand(
   action: string | undefined,
   opts: { endpoint?: string | undefined; since?: string | undefined },
   config: RelayConfig,
+  /** The command's output (for `list`, one JSON object per line and nothing else). */
   out: (line: string) => void,
+  /** Remarks about the output, such as a count, kept off stdout so it pipes into jq. */
+  note: (line: string) => void,
 ): void {
   const filter: DeadLetterFilter = {
     endpoint: opts.endpoint,
@@ -54,6 +57,7 @@ export function runJournalCommand(
   }
   const journal = openFor(config);
   try {
+    if (opts.endpoint !== undefined) checkEndpoint(opts.endpoint, config, journal);
     if (command === 'dead-letters') {
       if (action === 'list') {
         const rows = journal.listDeadLetters(filter);
@@ -70,7 +74,7 @@ export function runJournalCommand(
             }),
           );
         }
-        out(`${String(rows.length)} dead letters`);
+        note(`${String(rows.length)} dead letters`);
       } else if (action === 'replay') {
         out(`${String(journal.replayDeadLetters(filter))} dead letters queued again`);
       } else {
@@ -101,4 +105,17 @@ export function runJournalCommand(
   } finally {
     journal.close();
   }
+}
+
+/** An `--endpoint` that names nothing is a mistake, not an empty answer. */
+function checkEndpoint(name: string, config: RelayConfig, journal: Journal): void {
+  const known = new Set([
+    ...config.notifications.endpoints.map((e) => e.name),
+    ...journal.pendingCounts().keys(),
+    ...journal.deadLetterCounts().keys(),
+  ]);
+  if (known.has(name)) return;
+  throw new UsageError(
+    `--endpoint ${JSON.stringify(name)}: no such endpoint in the config or the journal (known: ${[...known].join(', ') || 'none'})`,
+  );
 }

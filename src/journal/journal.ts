@@ -68,13 +68,30 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   PRIMARY KEY (endpoint, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dead_letters_seq ON dead_letters (seq);
+CREATE TABLE IF NOT EXISTS accepted_ids (
+  n INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL
+);
 `;
+
+/** Re-send ids are pruned at most this often (and at every start). */
+const PRUNE_EVERY_MS = 10_000;
+/** Free pages given back to the file system per compaction step (4 MiB of 4 KiB pages). */
+const VACUUM_STEP_PAGES = 1024;
 
 /**
  * The durable journal: SQLite in WAL mode, one file under `storage.path`. An event is one
  * `events` row; each endpoint that must still deliver it has a `pending` row; an event an
  * endpoint gave up on has a `dead_letters` row instead. An event row goes when nothing
  * refers to it, so the file's used pages track what is still owed, not what ever came.
+ *
+ * Every accepted event id is also kept in `accepted_ids` for `http.dedup.window` (at most
+ * `http.dedup.maxIds` of them), so a registry re-send that arrives after a restart is
+ * still recognised.
+ *
+ * Freed pages are given back to the file system (incremental auto-vacuum, see `compact`):
+ * a backlog that drained leaves a small file, not its peak size.
  *
  * Appends and acknowledgements made in the same event-loop turn share one transaction
  * (group commit): with `sync: full` the fsync per commit is paid once per turn, not per
@@ -97,16 +114,32 @@ export class Journal {
   /** Called when a commit failed; appends are refused to their callers, acks only here. */
   onError: (err: Error, lost: { appends: number; acks: number }) => void = () => undefined;
 
-  constructor(dir: string, opts: { sync: SyncMode; maxSize: number }) {
+  readonly #recent: { readonly windowMs: number; readonly maxIds: number };
+  #lastPrune = 0;
+
+  constructor(
+    dir: string,
+    opts: {
+      sync: SyncMode;
+      maxSize: number;
+      /** How long, and how many, accepted ids are kept for re-send detection. */
+      recentIds?: { windowMs: number; maxIds: number };
+    },
+  ) {
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, FILE);
     this.sync = opts.sync;
     this.maxSize = opts.maxSize;
+    this.#recent = opts.recentIds ?? { windowMs: 0, maxIds: 0 };
     this.#db = new Database(this.path);
+    // Set before the first table exists; a file made before this setting is converted once.
+    this.#db.pragma('auto_vacuum = INCREMENTAL');
+    if (this.#db.pragma('auto_vacuum', { simple: true }) !== 2) this.#db.exec('VACUUM');
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    // After a checkpoint the WAL is cut back to this size instead of keeping its peak.
-    this.#db.pragma('journal_size_limit = 67108864');
+    // After a checkpoint the WAL is cut back to this size instead of keeping its peak (it
+    // checkpoints at 1,000 pages, about this size, unless a reader holds it back).
+    this.#db.pragma('journal_size_limit = 4194304');
     this.#db.exec(SCHEMA);
     const db = this.#db;
     this.#statements = {
@@ -138,6 +171,16 @@ export class Journal {
       oldestPending: db.prepare<[], { endpoint: string; at: number }>(
         `SELECT p.endpoint AS endpoint, min(e.accepted_at) AS at
            FROM pending p JOIN events e ON e.seq = p.seq GROUP BY p.endpoint`,
+      ),
+      insertAccepted: db.prepare('INSERT INTO accepted_ids (id, accepted_at) VALUES (?, ?)'),
+      acceptedSince: db.prepare<[number, number], { id: string; accepted_at: number }>(
+        `SELECT id, accepted_at FROM (
+           SELECT n, id, accepted_at FROM accepted_ids WHERE accepted_at > ? ORDER BY n DESC LIMIT ?
+         ) ORDER BY n`,
+      ),
+      pruneAccepted: db.prepare(
+        `DELETE FROM accepted_ids WHERE accepted_at <= @before
+            OR n <= (SELECT max(n) FROM accepted_ids) - @keep`,
       ),
       pageCount: db.prepare<[], { page_count: number }>('PRAGMA page_count'),
       freelist: db.prepare<[], { freelist_count: number }>('PRAGMA freelist_count'),
@@ -315,6 +358,7 @@ export class Journal {
         }
         for (const { events, targets } of appends) {
           events.forEach((event, i) => {
+            if (this.#recent.windowMs > 0) s.insertAccepted.run(event.id, event.acceptedAt);
             const owed = targets[i] ?? [];
             // An event no endpoint wants (all filters ignore it) is not kept at all.
             if (owed.length === 0) return;
@@ -347,6 +391,43 @@ export class Journal {
     }
     this.#refreshSize();
     for (const { done } of appends) done.resolve();
+  }
+
+  /**
+   * Ids accepted within the re-send window before `now` (epoch ms), oldest first, at most
+   * `maxIds`: what ingest must still recognise after a restart.
+   */
+  recentIds(now: number): { id: string; acceptedAt: number }[] {
+    const { windowMs, maxIds } = this.#recent;
+    if (windowMs <= 0) return [];
+    return this.#statements.acceptedSince
+      .all(now - windowMs, maxIds)
+      .map((r) => ({ id: r.id, acceptedAt: r.accepted_at }));
+  }
+
+  /**
+   * Housekeeping, called about once a second: forgets accepted ids past the re-send window
+   * (every ten seconds), and gives free pages back to the file system, a step at a time so
+   * the event loop is never held long. Once nothing is left to free, the write-ahead log
+   * is truncated too. Returns true while there is more to give back.
+   */
+  compact(now: number): boolean {
+    if (this.#closed) return false;
+    this.flush();
+    const s = this.#statements;
+    if (this.#recent.windowMs > 0 && now - this.#lastPrune >= PRUNE_EVERY_MS) {
+      this.#lastPrune = now;
+      s.pruneAccepted.run({ before: now - this.#recent.windowMs, keep: this.#recent.maxIds });
+    }
+    const free = s.freelist.get()?.freelist_count ?? 0;
+    if (free === 0) return false;
+    this.#db.pragma(`incremental_vacuum(${String(VACUUM_STEP_PAGES)})`);
+    const more = free > VACUUM_STEP_PAGES;
+    // The WAL keeps its peak size after a checkpoint up to journal_size_limit; cut it
+    // once the database itself is compact.
+    if (!more) this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#refreshSize();
+    return more;
   }
 
   close(): void {
