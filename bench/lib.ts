@@ -87,12 +87,20 @@ export async function startBenchReceivers(
      * Waits until every receiver has `target` events; returns, per receiver, the seconds
      * from `startedAt` (epoch ms, see `epochMs`) to its last event.
      */
+    /**
+     * Waits until every receiver has `target` events; resolves with each one's time from
+     * `startedAt` (epoch ms, 0 when only completion matters) to its last event. Gives up
+     * `timeoutMs` after the call, whatever `startedAt` is.
+     */
     async completion(target: number, startedAt: number, timeoutMs = 120_000): Promise<number[]> {
+      const deadline = epochMs() + timeoutMs;
       for (;;) {
         const s = await stats();
         if (s.every((r) => r.events >= target)) return s.map((r) => (r.lastAt - startedAt) / 1000);
-        if (epochMs() - startedAt > timeoutMs)
-          throw new Error(`receivers at ${s.map((r) => r.events).join(',')} of ${String(target)}`);
+        if (epochMs() > deadline)
+          throw new Error(
+            `after ${String(timeoutMs / 1000)} s the receivers were at ${s.map((r) => r.events).join(',')} of ${String(target)} events`,
+          );
         await new Promise((r) => setTimeout(r, 100));
       }
     },

@@ -10,6 +10,14 @@ export interface Row {
   /** The target, as text (e.g. "≥ 0.6"), and whether this run met it. */
   target?: string;
   met?: boolean;
+  /** Set when the scenario failed: why. The other figures are then meaningless. */
+  failed?: string;
+}
+
+/** The row a failed scenario leaves in the table, so that the others still print. */
+export function failedRow(scenario: string, err: unknown): Row {
+  const why = err instanceof Error ? err.message : String(err);
+  return { scenario, figure: '', relay: Number.NaN, unit: '', failed: why.split('\n')[0] ?? why };
 }
 
 export function compare(base: Omit<Row, 'ratio' | 'met'>, minRatio?: number): Row {
@@ -45,6 +53,12 @@ export function markdownTable(rows: readonly Row[]): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
+    if (r.failed !== undefined) {
+      lines.push(
+        `| ${r.scenario} | failed: ${r.failed.replaceAll('|', '\\|')} | | | | | **failed** |`,
+      );
+      continue;
+    }
     lines.push(
       `| ${r.scenario} | ${r.figure} | ${fmt(r.relay)} ${r.unit} | ${r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit}`} | ${r.ratio === undefined ? '' : r.ratio.toFixed(2)} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
     );

@@ -9,7 +9,7 @@ import { latencyScenario } from './latency.ts';
 import { memoryScenario } from './memory.ts';
 import { registryScenario } from './registry.ts';
 import { killAll } from './lib.ts';
-import { markdownTable, type Row } from './result.ts';
+import { failedRow, markdownTable, type Row } from './result.ts';
 
 const scenarios: Record<string, () => Promise<Row[]>> = {
   ingest: () => ingestScenario(),
@@ -40,8 +40,16 @@ try {
     const t = performance.now();
     const run = scenarios[name];
     if (run === undefined) continue;
-    rows.push(...(await run()));
-    console.log(`  ${name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    try {
+      rows.push(...(await run()));
+      console.log(`  ${name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      // One scenario's failure is a row of the table, not the end of the run.
+      rows.push(failedRow(name, err));
+      console.log(`  ${name}: FAILED after ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      console.error(err);
+      killAll();
+    }
   }
 } finally {
   killAll();
@@ -58,3 +66,4 @@ writeFileSync(
   `${JSON.stringify({ machine, at: new Date().toISOString(), rows }, null, 2)}\n`,
 );
 console.log(`wrote ${file.pathname}`);
+if (rows.some((r) => r.failed !== undefined)) process.exitCode = 1;
