@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { BacklogQueue, type DeliveryPolicy } from '../src/endpoint/backlog.ts';
 import type { Delivery } from '../src/endpoint/delivery.ts';
 import type { RelayEvent } from '../src/event.ts';
+import { GaveUpError } from '../src/endpoint/retry.ts';
 import type { Sink } from '../src/sink.ts';
 import { EndpointStats } from '../src/metrics/endpoint-stats.ts';
 import { createMetrics } from '../src/metrics/registry.ts';
@@ -31,8 +32,9 @@ class MiscountingBacklog extends BacklogQueue {
   protected delivered(event: RelayEvent): void {
     this.delivered_.push(event.id);
   }
+  dead = 0;
   protected deadLettered(): void {
-    // Not reached here.
+    this.dead += 1;
   }
   protected failed(): void {
     // Not reached here.
@@ -125,5 +127,44 @@ describe('BacklogQueue delivery loop', () => {
     assert.equal(calls, 2, 'the next event after the pause');
     queue.destroy();
     assert.equal(clock.pendingTimers, 0, 'destroy clears the timer');
+  });
+
+  it('yields to the event loop while a long backlog settles without I/O', async () => {
+    const clock = new FakeClock();
+    let release = (): void => undefined;
+    const first = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let calls = 0;
+    const queue = build(
+      { maxEvents: 1, maxWaitMs: 0, concurrency: 1 },
+      {
+        // The first request hangs while the backlog builds up; then every event is too old
+        // to attempt, so each delivery settles as a microtask.
+        write: () => {
+          calls += 1;
+          if (calls === 1) return first;
+          return Promise.reject(new GaveUpError('ep', 0, 'retry.maxAge', 'too old'));
+        },
+        close: () => Promise.resolve(),
+        destroy: () => undefined,
+      },
+      clock,
+    );
+    queue.extra = 0;
+    for (let i = 0; i < 1000; i++) await queue.write(event(`e${String(i)}`));
+    await settle();
+    let deadWhenIoRan = -1;
+    setImmediate(() => {
+      deadWhenIoRan = queue.dead;
+    });
+    release();
+    await settle(40);
+    assert.equal(queue.dead, 999, 'every event after the first dead-lettered in the end');
+    assert.ok(
+      deadWhenIoRan >= 0 && deadWhenIoRan < 999,
+      `the event loop got a turn only after ${String(deadWhenIoRan)} dead letters`,
+    );
+    queue.destroy();
   });
 });

@@ -23,6 +23,13 @@ export const ONE_BY_ONE: DeliveryPolicy = { maxEvents: 1, maxWaitMs: 0, concurre
 
 /** After a defect in the pipeline (not a delivery failure), the queue waits this long. */
 const DEFECT_PAUSE_MS = 1000;
+/**
+ * Deliveries that may settle within one event-loop turn before the loop yields. Outcomes
+ * that need no I/O (dead-lettering stale or unrenderable events) settle as microtasks, and
+ * a long backlog of them would otherwise hold ingest and the ops listener for its whole
+ * length.
+ */
+const DELIVERIES_PER_TURN = 64;
 
 /**
  * What every endpoint queue shares, whatever holds its backlog (memory or the journal):
@@ -54,6 +61,10 @@ export abstract class BacklogQueue implements Sink {
   #timerKind: 'gather' | 'defect' = 'gather';
   /** A pump is scheduled for the end of this turn (batching: one request's events together). */
   #pumpScheduled = false;
+  /** Deliveries settled in this event-loop turn; see DELIVERIES_PER_TURN. */
+  #settledThisTurn = 0;
+  /** The loop yielded to the event loop and runs again from a setImmediate. */
+  #yielded = false;
   #closed = false;
   #destroyed = false;
   #idle: (() => void)[] = [];
@@ -208,7 +219,26 @@ export abstract class BacklogQueue implements Sink {
       }
     }
     if (defect && this.#timer === undefined) this.#wait('defect', DEFECT_PAUSE_MS);
-    else this.pump();
+    else this.#pumpAfterSettle();
+  }
+
+  #pumpAfterSettle(): void {
+    this.#settledThisTurn += 1;
+    if (this.#settledThisTurn === 1) {
+      setImmediate(() => {
+        this.#settledThisTurn = 0;
+      });
+    }
+    if (this.#settledThisTurn <= DELIVERIES_PER_TURN) {
+      this.pump();
+      return;
+    }
+    if (this.#yielded) return;
+    this.#yielded = true;
+    setImmediate(() => {
+      this.#yielded = false;
+      this.pump();
+    });
   }
 
   // A method, not the field: the flag changes while a delivery is awaited.
