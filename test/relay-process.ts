@@ -30,8 +30,10 @@ export interface RelayProcess {
   readonly ingest: string;
   readonly debug: string;
   readonly pid: number;
-  /** Sends `signal` and resolves once the process has exited. */
-  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` and resolves with the exit code (null when a signal ended it). */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
 }
 
 /**
@@ -56,9 +58,9 @@ export async function spawnRelay(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.add(child);
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      resolve();
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      resolve(code);
     });
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -74,7 +76,8 @@ export async function spawnRelay(
   return {
     ...urls,
     pid: child.pid ?? 0,
-    kill(signal: NodeJS.Signals): Promise<void> {
+    exited,
+    kill(signal: NodeJS.Signals): Promise<number | null> {
       if (child.exitCode === null && child.signalCode === null)
         process.kill(child.pid ?? 0, signal);
       return exited;

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { envelope, pushEvent, startReceiver, startTestRelay, V1 } from './helpers.ts';
+import { freePort } from './registry-process.ts';
+import { spawnRelay } from './relay-process.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 
@@ -102,6 +106,57 @@ describe('shutdown', () => {
     } finally {
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
       await rx.close();
+    }
+  });
+
+  it('a second signal exits at once, even with the journal and concurrent delivery', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-signal-'));
+    const relay = await spawnRelay(
+      {
+        shutdown: { timeout: '1h' },
+        storage: { path: join(dir, 'data') },
+        notifications: {
+          endpoints: [
+            { name: 'down', url: `http://127.0.0.1:${String(await freePort())}/`, concurrency: 2 },
+          ],
+        },
+      },
+      dir,
+    );
+    const res = await fetch(`${relay.ingest}/events`, {
+      method: 'POST',
+      headers: { 'content-type': V1 },
+      body: envelope(pushEvent()),
+    });
+    assert.equal(res.status, 202);
+    assert.equal((await fetch(`${relay.debug}/healthz`)).status, 200, 'still answering');
+    process.kill(relay.pid, 'SIGINT');
+    // Draining towards a dead endpoint for up to an hour: still running, not ready.
+    for (let i = 0; (await fetch(`${relay.debug}/readyz`)).status !== 503; i++) {
+      assert.ok(i < 100, '/readyz still 200 after SIGINT');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await relay.kill('SIGINT'), 1, 'the second signal exits 1 without waiting');
+  });
+
+  it('exits 1 when a listener cannot listen', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const dir = mkdtempSync(join(tmpdir(), 'relay-taken-'));
+    try {
+      await assert.rejects(
+        spawnRelay(
+          {
+            http: { addr: `127.0.0.1:${String(port)}`, debug: { addr: '127.0.0.1:0' } },
+            notifications: { endpoints: [{ name: 'rx', url: 'http://127.0.0.1:9/' }] },
+          },
+          dir,
+        ),
+        /relay exited \(1\) before listening/,
+      );
+    } finally {
+      taken.close();
     }
   });
 });
