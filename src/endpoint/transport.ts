@@ -1,4 +1,5 @@
 import { EnvHttpProxyAgent, Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { redactUrl } from './redact.ts';
 
 /** Per-endpoint TLS, with the PEM files already read (config/endpoint.ts reads them). */
 export interface TlsSettings {
@@ -26,17 +27,6 @@ export function environmentProxy(env: NodeJS.ProcessEnv): {
     httpsProxy: pick('https_proxy'),
     noProxy: pick('no_proxy'),
   };
-}
-
-/** The proxy URL without its password, for logs. */
-function shown(proxy: string): string {
-  try {
-    const url = new URL(proxy);
-    if (url.password !== '') url.password = 'redacted';
-    return url.toString();
-  } catch {
-    return '(unparsable proxy url)';
-  }
 }
 
 /**
@@ -71,7 +61,8 @@ export function buildTransport(opts: {
   if (opts.proxy !== undefined) {
     return {
       dispatcher: new ProxyAgent({ ...pool, uri: opts.proxy, requestTls: connect }),
-      via: `proxy ${shown(opts.proxy)}`,
+      // Redacted like an endpoint URL: a proxy URL may carry credentials.
+      via: `proxy ${redactUrl(opts.proxy)}`,
     };
   }
   const env = environmentProxy(opts.env);
