@@ -10,9 +10,10 @@ import { buildIngestApp } from './ingest/routes.ts';
 import { IngestStats } from './metrics/ingest-stats.ts';
 import { createMetrics, type RelayMetrics } from './metrics/registry.ts';
 import { Journal } from './journal/journal.ts';
-import { JournalQueue } from './journal/queue.ts';
+import { JournalStorage } from './journal/storage.ts';
+import { MemoryStorage } from './storage/memory.ts';
+import type { Storage } from './storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
-import type { Sink } from './sink.ts';
 import type { EventFacts } from './event.ts';
 
 export interface RelayDeps {
@@ -36,6 +37,8 @@ export interface Relay {
   readonly debug: ReturnType<typeof buildDebugApp>;
   readonly metrics: RelayMetrics;
   readonly ingestStats: IngestStats;
+  /** Where accepted events wait: memory, or the journal when `storage.path` is set. */
+  readonly storage: Storage;
   /** The durable journal, when `storage.path` is set. */
   readonly journal: Journal | undefined;
   /** Set once both listeners listen; `/readyz` reports it. */
@@ -52,31 +55,37 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const metrics = createMetrics();
   const ingestStats = new IngestStats(metrics);
   const journal = openJournal(config, deps.log, metrics);
+  const storage: Storage =
+    journal === undefined
+      ? new MemoryStorage()
+      : new JournalStorage(journal, config.storage.window);
   const recentIds = new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock);
-  for (const { id, acceptedAt } of journal?.recentIds(clock.now()) ?? []) {
+  for (const { id, acceptedAt } of storage.recentIds(clock.now())) {
     recentIds.restore(id, acceptedAt);
   }
-  const restored = journal?.pendingCounts() ?? new Map<string, number>();
+  const restored = storage.pendingCounts();
   const endpoints = config.notifications.endpoints.map((c) =>
     buildEndpoint(c, {
       clock,
       log: deps.log,
       metrics,
       env: deps.env ?? process.env,
-      journal:
-        journal === undefined
-          ? undefined
-          : { journal, window: config.storage.window, restored: restored.get(c.name) ?? 0 },
+      storage,
     }),
   );
   if (journal !== undefined) reportOrphans(journal, endpoints, restored, deps.log);
   const view =
     journal === undefined
       ? undefined
-      : new JournalView(journal, new Set(endpoints.map((e) => e.config.name)), restored);
+      : new JournalView(journal, new Set(endpoints.map((e) => e.config.name)), new Map(restored));
+  if (storage instanceof JournalStorage) {
+    storage.onChangedElsewhere = () => {
+      view?.refresh();
+    };
+  }
   registerBacklogMetrics(metrics, endpoints, clock, view);
   const routes: Route[] = endpoints.flatMap((e) => {
-    if (e.queue === undefined) return [];
+    if (e.loop === undefined) return [];
     const filtered = metrics.filtered.labels(e.config.name);
     filtered.inc(0);
     const accepts = (facts: EventFacts): boolean => {
@@ -84,22 +93,17 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       filtered.inc();
       return false;
     };
-    return [{ name: e.config.name, accepts, queue: e.queue }];
+    return [{ name: e.config.name, accepts }];
   });
-  const sinks: Sink[] = routes.map((r) => r.queue);
+  const loops = endpoints.flatMap((e) => (e.loop === undefined ? [] : [e.loop]));
   let listening = false;
   let shuttingDown = false;
-  // Once a second: the journal gives freed space back, and, when the dead-letters CLI wrote
-  // from another process, the queues look at the disk again.
-  const watch =
-    journal === undefined
-      ? undefined
-      : setInterval(() => {
-          journal.compact(clock.now());
-          if (!journal.changedElsewhere()) return;
-          view?.refresh();
-          for (const e of endpoints) if (e.queue instanceof JournalQueue) e.queue.recheckDisk();
-        }, 1000).unref();
+  // Once a second: the journal gives freed space back and notices the dead-letters CLI.
+  const housekeeping = storage.durable
+    ? setInterval(() => {
+        storage.tick(clock.now());
+      }, 1000).unref()
+    : undefined;
 
   const ingest = buildIngestApp({
     log: deps.log.child({ listener: 'ingest' }),
@@ -107,7 +111,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     maxBodySize: config.http.maxBodySize,
     tokens: new BearerTokens(config.http.auth.tokens),
     recentIds,
-    broadcaster: new Broadcaster(routes, journal),
+    broadcaster: new Broadcaster(routes, storage),
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
     },
@@ -131,6 +135,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     debug,
     metrics,
     ingestStats,
+    storage,
     journal,
     markListening() {
       listening = true;
@@ -140,13 +145,13 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     },
     async drain(timeoutMs) {
       const deadline = new AbortController();
-      const closed = Promise.all(sinks.map((s) => s.close())).then(() => true);
+      const closed = Promise.all(loops.map((l) => l.close())).then(() => true);
       const timedOut = clock.sleep(timeoutMs, deadline.signal).then(() => false);
       const drained = await Promise.race([closed, timedOut]);
       deadline.abort();
-      if (!drained) for (const sink of sinks) sink.destroy();
-      if (watch !== undefined) clearInterval(watch);
-      journal?.close();
+      if (!drained) for (const loop of loops) loop.destroy();
+      if (housekeeping !== undefined) clearInterval(housekeeping);
+      storage.close();
       return {
         drained,
         undelivered: endpoints.map((e) => ({ endpoint: e.config.name, pending: e.stats.pending })),

@@ -14,8 +14,6 @@ export interface RelayEvent {
   readonly envelope: string;
   /** Clock time (ms) at which ingest accepted the event: the start of delivery latency. */
   readonly acceptedAt: number;
-  /** The event's position in the journal, once journaled (journal mode only). */
-  seq?: number;
 }
 
 /** Why an envelope was refused, and where in it. */

@@ -32,8 +32,8 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     });
   } catch (err) {
     await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
-    relay.endpoints.forEach((e) => e.queue?.destroy());
-    relay.journal?.close();
+    relay.endpoints.forEach((e) => e.loop?.destroy());
+    relay.storage.close();
     throw err;
   }
   relay.markListening();

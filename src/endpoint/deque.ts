@@ -15,6 +15,16 @@ export class Deque<T> {
     this.#items.push(item);
   }
 
+  /** Puts `item` back at the front. */
+  unshift(item: T): void {
+    if (this.#head > 0) {
+      this.#head -= 1;
+      this.#items[this.#head] = item;
+    } else {
+      this.#items.unshift(item);
+    }
+  }
+
   clear(): void {
     this.#items = [];
     this.#head = 0;

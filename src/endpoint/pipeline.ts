@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { EndpointConfig, FormatConfig } from '../config/endpoint.ts';
-import type { Journal } from '../journal/journal.ts';
-import { JournalQueue } from '../journal/queue.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
 import { EndpointStats } from '../metrics/endpoint-stats.ts';
-import type { DeliveryPolicy } from './backlog.ts';
+import type { Storage } from '../storage/storage.ts';
+import { DeliveryLoop, type DeliveryPolicy } from './delivery-loop.ts';
 import { Breaker } from './breaker.ts';
 import { Filter } from './filter.ts';
 import { cloudEventsFormat } from './format/cloudevents.ts';
@@ -14,7 +13,6 @@ import type { Format } from './format/format.ts';
 import { slackFormat } from './format/slack.ts';
 import { templateFormat } from './format/template.ts';
 import { HttpSink } from './http.ts';
-import { QueueSink } from './queue.ts';
 import { RetryingSink } from './retry.ts';
 import { Signer } from './signing.ts';
 import { buildTransport } from './transport.ts';
@@ -24,8 +22,8 @@ export interface Endpoint {
   readonly config: EndpointConfig;
   readonly stats: EndpointStats;
   readonly filter: Filter;
-  /** The head of the pipeline: events enter here; undefined for a disabled endpoint. */
-  readonly queue: QueueSink | JournalQueue | undefined;
+  /** The delivery loop over the endpoint's backlog; undefined for a disabled endpoint. */
+  readonly loop: DeliveryLoop | undefined;
 }
 
 export interface PipelineDeps {
@@ -34,8 +32,8 @@ export interface PipelineDeps {
   readonly metrics: RelayMetrics;
   /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (process.env in production). */
   readonly env: NodeJS.ProcessEnv;
-  /** With a journal: the journal, the memory window, and what it holds for this endpoint. */
-  readonly journal?: { journal: Journal; window: number; restored: number } | undefined;
+  /** Where the endpoint's backlog is kept (memory or the journal). */
+  readonly storage: Storage;
 }
 
 export function buildFormat(config: FormatConfig): Format {
@@ -54,10 +52,11 @@ export function buildFormat(config: FormatConfig): Format {
 /**
  * Builds an endpoint's pipeline, read from the inside out: HTTP (one attempt: render the
  * format, sign, POST through the endpoint's transport) ← retrying (breaker with fixed or
- * exponential backoff and Retry-After, optional retry limits) ← queue (isolation: ingest
- * never waits on delivery; batches and concurrent requests; bounded in memory, or a
- * window over the journal). The broadcaster applies the filter (the registry's ignore
- * rules, then `filter`) before an event enters the queue.
+ * exponential backoff and Retry-After, optional retry limits) ← delivery loop (isolation:
+ * ingest never waits on delivery; batches and concurrent requests) over the endpoint's
+ * backlog in storage (bounded in memory, or a window over the journal). The broadcaster
+ * applies the filter (the registry's ignore rules, then `filter`) before storage keeps an
+ * event for the endpoint.
  */
 export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpoint {
   const stats = new EndpointStats(config.name, deps.metrics, deps.clock);
@@ -68,7 +67,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     },
     config.filter,
   );
-  if (config.disabled) return { config, stats, filter, queue: undefined };
+  if (config.disabled) return { config, stats, filter, loop: undefined };
 
   const log = deps.log.child({ endpoint: config.name });
   const timeoutMs = config.timeoutNs / 1e6;
@@ -114,27 +113,18 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     maxWaitMs: config.batch.maxWaitNs / 1e6,
     concurrency: config.concurrency,
   };
-  const queue =
-    deps.journal === undefined
-      ? new QueueSink({
-          endpoint: config.name,
-          next: retrying,
-          maxPending: config.maxPending,
-          listener: stats,
-          log,
-          clock: deps.clock,
-          policy,
-        })
-      : new JournalQueue({
-          endpoint: config.name,
-          journal: deps.journal.journal,
-          next: retrying,
-          window: deps.journal.window,
-          listener: stats,
-          log,
-          clock: deps.clock,
-          policy,
-          restored: deps.journal.restored,
-        });
-  return { config, stats, filter, queue };
+  const backlog = deps.storage.backlog(config.name, {
+    observer: stats,
+    log,
+    maxPending: config.maxPending,
+  });
+  const loop = new DeliveryLoop({
+    backlog,
+    next: retrying,
+    listener: stats,
+    log,
+    clock: deps.clock,
+    policy,
+  });
+  return { config, stats, filter, loop };
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Broadcaster } from '../broadcaster.ts';
 import type { Clock } from '../clock.ts';
 import { EnvelopeError, readEnvelope, type Accepted } from '../event.ts';
-import { JournalUnavailableError } from '../journal/journal.ts';
+import { StorageUnavailableError } from '../storage/storage.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { BearerTokens } from './auth.ts';
 import type { RecentIds } from './recent-ids.ts';
@@ -137,8 +137,8 @@ export function buildIngestApp(deps: IngestDeps) {
       await deps.broadcaster.write(fresh);
     } catch (err) {
       for (const id of ids) deps.recentIds.delete(id);
-      if (err instanceof JournalUnavailableError) {
-        const full = err.code === 'RELAY_JOURNAL_FULL';
+      if (err instanceof StorageUnavailableError) {
+        const full = err.code === 'RELAY_STORAGE_FULL';
         deps.journalRejected(full ? 'full' : 'write', fresh.length);
         req.log.error(
           { reqId: req.id, code: err.code, events: fresh.length, err: full ? undefined : err },

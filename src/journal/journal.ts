@@ -2,18 +2,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RelayEvent } from '../event.ts';
+import { StorageUnavailableError } from '../storage/storage.ts';
 
 export type SyncMode = 'normal' | 'full';
-
-/** Ingest must not answer 2xx: the journal is at `storage.maxSize` or cannot write. */
-export class JournalUnavailableError extends Error {
-  readonly code: 'RELAY_JOURNAL_FULL' | 'RELAY_JOURNAL_WRITE';
-  constructor(code: JournalUnavailableError['code'], message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'JournalUnavailableError';
-    this.code = code;
-  }
-}
 
 export interface DeadLetter {
   readonly endpoint: string;
@@ -104,7 +95,11 @@ export class Journal {
   readonly maxSize: number;
   readonly #db: Database.Database;
   readonly #statements;
-  #appends: { events: RelayEvent[]; targets: string[][]; done: PendingPromise }[] = [];
+  #appends: {
+    events: readonly RelayEvent[];
+    targets: readonly (readonly string[])[];
+    done: PendingPromise<number[]>;
+  }[] = [];
   #acks: { endpoint: string; seq: number }[] = [];
   #flushScheduled = false;
   #usedBytes = 0;
@@ -200,23 +195,27 @@ export class Journal {
   }
 
   /**
-   * Journals `events`, each with the endpoints that must deliver it (`targets[i]`), and
-   * sets their `seq`. Resolves once committed; rejects with JournalUnavailableError, and
-   * nothing of this call is kept, if the journal is full or the write fails.
+   * Journals `events`, each with the endpoints that must deliver it (`targets[i]`).
+   * Resolves once committed with each event's position (`seq`; 0 for an event no endpoint
+   * wants, which is not kept); rejects with StorageUnavailableError, and nothing of this
+   * call is kept, if the journal is full or the write fails.
    */
-  append(events: RelayEvent[], targets: string[][]): Promise<void> {
+  append(
+    events: readonly RelayEvent[],
+    targets: readonly (readonly string[])[],
+  ): Promise<number[]> {
     if (this.#closed) {
-      return Promise.reject(new JournalUnavailableError('RELAY_JOURNAL_WRITE', 'journal closed'));
+      return Promise.reject(new StorageUnavailableError('RELAY_STORAGE_WRITE', 'journal closed'));
     }
     if (this.#usedBytes >= this.maxSize) {
       return Promise.reject(
-        new JournalUnavailableError(
-          'RELAY_JOURNAL_FULL',
+        new StorageUnavailableError(
+          'RELAY_STORAGE_FULL',
           `the journal holds ${String(this.#usedBytes)} bytes, storage.maxSize is ${String(this.maxSize)}`,
         ),
       );
     }
-    const done = pendingPromise();
+    const done = pendingPromise<number[]>();
     this.#appends.push({ events, targets, done });
     this.#schedule();
     return done.promise;
@@ -238,14 +237,16 @@ export class Journal {
   }
 
   /** Up to `limit` of the endpoint's undelivered events after `afterSeq`, oldest first. */
-  load(endpoint: string, afterSeq: number, limit: number): RelayEvent[] {
+  load(endpoint: string, afterSeq: number, limit: number): { event: RelayEvent; seq: number }[] {
     this.flush();
     return this.#statements.load.all(endpoint, afterSeq, limit).map((r) => ({
-      id: r.id,
-      action: r.action,
-      mediaType: r.media_type ?? undefined,
-      envelope: r.envelope,
-      acceptedAt: r.accepted_at,
+      event: {
+        id: r.id,
+        action: r.action,
+        mediaType: r.media_type ?? undefined,
+        envelope: r.envelope,
+        acceptedAt: r.accepted_at,
+      },
       seq: r.seq,
     }));
   }
@@ -350,13 +351,14 @@ export class Journal {
     this.#acks = [];
     const s = this.#statements;
     const started = performance.now();
+    const seqs = appends.map(({ events }) => new Array<number>(events.length).fill(0));
     try {
       this.#db.transaction(() => {
         for (const { endpoint, seq } of acks) {
           s.deletePending.run(endpoint, seq);
           s.deleteEventIfUnused.run({ seq });
         }
-        for (const { events, targets } of appends) {
+        appends.forEach(({ events, targets }, a) => {
           events.forEach((event, i) => {
             if (this.#recent.windowMs > 0) s.insertAccepted.run(event.id, event.acceptedAt);
             const owed = targets[i] ?? [];
@@ -370,16 +372,16 @@ export class Journal {
               event.envelope,
             );
             const seq = Number(info.lastInsertRowid);
-            event.seq = seq;
+            const positions = seqs[a];
+            if (positions !== undefined) positions[i] = seq;
             for (const endpoint of owed) s.insertPending.run(endpoint, seq);
           });
-        }
+        });
       })();
     } catch (err) {
-      for (const { events } of appends) for (const e of events) delete e.seq;
       // Acks are only an optimisation of the next start: re-delivery is the fallback.
-      const failure = new JournalUnavailableError(
-        'RELAY_JOURNAL_WRITE',
+      const failure = new StorageUnavailableError(
+        'RELAY_STORAGE_WRITE',
         `journal write failed: ${err instanceof Error ? err.message : String(err)}`,
         err,
       );
@@ -390,7 +392,9 @@ export class Journal {
       this.onCommit((performance.now() - started) / 1000);
     }
     this.#refreshSize();
-    for (const { done } of appends) done.resolve();
+    appends.forEach(({ done }, a) => {
+      done.resolve(seqs[a] ?? []);
+    });
   }
 
   /**
@@ -475,16 +479,16 @@ function fileSize(path: string): number {
   }
 }
 
-interface PendingPromise {
-  promise: Promise<void>;
-  resolve: () => void;
+interface PendingPromise<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
   reject: (err: Error) => void;
 }
 
-function pendingPromise(): PendingPromise {
-  let resolve!: () => void;
+function pendingPromise<T>(): PendingPromise<T> {
+  let resolve!: (value: T) => void;
   let reject!: (err: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
+  const promise = new Promise<T>((res, rej) => {
     resolve = res;
     reject = rej;
   });

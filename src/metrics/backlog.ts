@@ -45,7 +45,7 @@ export function registerBacklogMetrics(
     collect() {
       const now = clock.now();
       for (const e of endpoints) {
-        const at = e.queue?.oldestAcceptedAt();
+        const at = e.loop?.oldestAcceptedAt();
         this.labels(e.config.name).set(at === undefined ? 0 : Math.max(0, now - at) / 1000);
       }
     },

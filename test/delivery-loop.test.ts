@@ -1,55 +1,69 @@
 // The delivery loop's contract, whatever the backlog says about itself: each pass delivers,
 // waits on a timer or an event, or stops. A backlog whose counts are off (as the journal's
-// were when an event sat between `take` and in-flight) must not make it spin.
+// were when an event sat between being taken and being in flight) must not make it spin.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BacklogQueue, type DeliveryPolicy } from '../src/endpoint/backlog.ts';
 import type { Delivery } from '../src/endpoint/delivery.ts';
-import type { RelayEvent } from '../src/event.ts';
+import { DeliveryLoop, type DeliveryPolicy } from '../src/endpoint/delivery-loop.ts';
 import { GaveUpError } from '../src/endpoint/retry.ts';
-import type { Sink } from '../src/sink.ts';
+import type { RelayEvent } from '../src/event.ts';
 import { EndpointStats } from '../src/metrics/endpoint-stats.ts';
 import { createMetrics } from '../src/metrics/registry.ts';
+import type { Sink } from '../src/sink.ts';
+import type { Backlog } from '../src/storage/storage.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
 
 /** A backlog that claims `extra` more waiting events than it can hand out. */
-class MiscountingBacklog extends BacklogQueue {
+class MiscountingBacklog implements Backlog {
   readonly events: RelayEvent[] = [];
-  delivered_: string[] = [];
+  leased = 0;
+  dead = 0;
+  acked: string[] = [];
   extra = 5;
+  onAvailable: (() => void) | undefined;
   get pending(): number {
-    return this.events.length + this.inFlightEvents + this.extra;
+    return this.events.length + this.leased + this.extra;
   }
-  protected keep(event: RelayEvent): void {
+  get waiting(): number {
+    return this.events.length + this.extra;
+  }
+  add(event: RelayEvent): void {
     this.events.push(event);
+    this.onAvailable?.();
   }
-  protected take(): RelayEvent | undefined {
-    return this.events.shift();
-  }
-  protected peek(): RelayEvent | undefined {
+  peek(): RelayEvent | undefined {
     return this.events[0];
   }
-  protected delivered(event: RelayEvent): void {
-    this.delivered_.push(event.id);
+  lease(max: number): RelayEvent[] {
+    const out = this.events.splice(0, max);
+    this.leased += out.length;
+    return out;
   }
-  dead = 0;
-  protected deadLettered(): void {
-    this.dead += 1;
+  ack(events: readonly RelayEvent[]): void {
+    this.leased -= events.length;
+    this.acked.push(...events.map((e) => e.id));
   }
-  protected failed(): void {
-    // Not reached here.
+  retryLater(events: readonly RelayEvent[]): void {
+    this.leased -= events.length;
+    this.events.unshift(...events);
+  }
+  deadLetter(events: readonly RelayEvent[]): void {
+    this.leased -= events.length;
+    this.dead += events.length;
   }
 }
 
 function build(policy: DeliveryPolicy, next: Sink<Delivery>, clock = new FakeClock()) {
-  return new MiscountingBacklog({
-    endpoint: 'ep',
+  const backlog = new MiscountingBacklog();
+  const loop = new DeliveryLoop({
+    backlog,
     next,
     listener: new EndpointStats('ep', createMetrics(), clock),
     log: memoryLogger().log,
     clock,
     policy,
   });
+  return { backlog, loop };
 }
 
 const event = (id: string, acceptedAt = 1_000_000): RelayEvent => ({
@@ -69,63 +83,73 @@ const okSink = (seen: string[]): Sink<Delivery> => ({
   destroy: () => undefined,
 });
 
-describe('BacklogQueue delivery loop', () => {
+describe('DeliveryLoop', () => {
   for (const policy of [
     { maxEvents: 1, maxWaitMs: 0, concurrency: 2 },
     { maxEvents: 1, maxWaitMs: 0, concurrency: 4 },
     { maxEvents: 20, maxWaitMs: 0, concurrency: 4 },
   ]) {
-    it(`returns at once when its counts are off (${JSON.stringify(policy)})`, async () => {
+    it(`returns at once when the backlog's counts are off (${JSON.stringify(policy)})`, async () => {
       const seen: string[] = [];
-      const queue = build(policy, okSink(seen));
-      // The old loop started workers while pending > in flight: with a count that is off it
-      // never returned, and this write hung the process.
-      await queue.write(event('a'));
+      const { backlog, loop } = build(policy, okSink(seen));
+      // A loop that decides by counts never returns here, and this add hangs the process.
+      backlog.add(event('a'));
       await settle();
       assert.deepEqual(seen, ['a']);
-      assert.equal(queue.inFlight, 0);
-      queue.destroy();
+      assert.deepEqual(backlog.acked, ['a']);
+      assert.equal(loop.inFlight, 0);
+      loop.destroy();
     });
   }
 
   it('a gathering batch waits on one timer, not a loop, and leaves when the timer fires', async () => {
     const clock = new FakeClock();
     const seen: string[] = [];
-    const queue = build({ maxEvents: 10, maxWaitMs: 1000, concurrency: 4 }, okSink(seen), clock);
-    await queue.write(event('a', clock.now()));
-    await queue.write(event('b', clock.now()));
+    const { backlog, loop } = build(
+      { maxEvents: 10, maxWaitMs: 1000, concurrency: 4 },
+      okSink(seen),
+      clock,
+    );
+    backlog.extra = 0;
+    backlog.add(event('a', clock.now()));
+    backlog.add(event('b', clock.now()));
     await settle();
     assert.deepEqual(seen, []);
     assert.equal(clock.pendingTimers, 1, 'one timer armed');
     await clock.advance(1000);
     assert.deepEqual(seen, ['a+b']);
-    queue.destroy();
+    loop.destroy();
   });
 
-  it('after a defect in the pipeline it pauses on a timer before trying again', async () => {
+  it('after a defect in the pipeline the events wait again, and the loop pauses on a timer', async () => {
     const clock = new FakeClock();
     let calls = 0;
-    const queue = build(
+    const { backlog, loop } = build(
       { maxEvents: 1, maxWaitMs: 0, concurrency: 1 },
       {
         write: () => {
           calls += 1;
-          return Promise.reject(new Error('defect'));
+          return calls === 1 ? Promise.reject(new Error('defect')) : Promise.resolve();
         },
         close: () => Promise.resolve(),
         destroy: () => undefined,
       },
       clock,
     );
-    queue.extra = 0;
-    await queue.write(event('a'));
-    await queue.write(event('b'));
+    backlog.extra = 0;
+    backlog.add(event('a'));
+    backlog.add(event('b'));
     await settle();
     assert.equal(calls, 1, 'one attempt, then a pause');
     assert.equal(clock.pendingTimers, 1);
+    assert.deepEqual(
+      backlog.events.map((e) => e.id),
+      ['a', 'b'],
+      'the failed event is first again',
+    );
     await clock.advance(1000);
-    assert.equal(calls, 2, 'the next event after the pause');
-    queue.destroy();
+    assert.deepEqual(backlog.acked, ['a', 'b'], 'delivered in order after the pause');
+    loop.destroy();
     assert.equal(clock.pendingTimers, 0, 'destroy clears the timer');
   });
 
@@ -136,7 +160,7 @@ describe('BacklogQueue delivery loop', () => {
       release = resolve;
     });
     let calls = 0;
-    const queue = build(
+    const { backlog, loop } = build(
       { maxEvents: 1, maxWaitMs: 0, concurrency: 1 },
       {
         // The first request hangs while the backlog builds up; then every event is too old
@@ -151,20 +175,43 @@ describe('BacklogQueue delivery loop', () => {
       },
       clock,
     );
-    queue.extra = 0;
-    for (let i = 0; i < 1000; i++) await queue.write(event(`e${String(i)}`));
+    backlog.extra = 0;
+    for (let i = 0; i < 1000; i++) backlog.add(event(`e${String(i)}`));
     await settle();
     let deadWhenIoRan = -1;
     setImmediate(() => {
-      deadWhenIoRan = queue.dead;
+      deadWhenIoRan = backlog.dead;
     });
     release();
     await settle(40);
-    assert.equal(queue.dead, 999, 'every event after the first dead-lettered in the end');
+    assert.equal(backlog.dead, 999, 'every event after the first dead-lettered in the end');
     assert.ok(
       deadWhenIoRan >= 0 && deadWhenIoRan < 999,
       `the event loop got a turn only after ${String(deadWhenIoRan)} dead letters`,
     );
-    queue.destroy();
+    loop.destroy();
+  });
+
+  it('destroy gives the events in flight back to the backlog', async () => {
+    const { backlog, loop } = build(
+      { maxEvents: 1, maxWaitMs: 0, concurrency: 1 },
+      {
+        write: () => new Promise(() => undefined),
+        close: () => Promise.resolve(),
+        destroy: () => undefined,
+      },
+    );
+    backlog.extra = 0;
+    backlog.add(event('a'));
+    await settle();
+    assert.equal(backlog.leased, 1);
+    loop.destroy();
+    await settle();
+    // The hung write never settles, so the loop hands the lease back itself on destroy.
+    assert.equal(backlog.leased, 0);
+    assert.deepEqual(
+      backlog.events.map((e) => e.id),
+      ['a'],
+    );
   });
 });

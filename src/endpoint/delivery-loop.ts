@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import type { RelayEvent } from '../event.ts';
-import { RESOLVED, SinkClosedError, type Sink } from '../sink.ts';
+import type { Backlog } from '../storage/storage.ts';
+import { RESOLVED, type Sink } from '../sink.ts';
 import { Delivery } from './delivery.ts';
 import type { EndpointListener } from './listener.ts';
 import { GaveUpError } from './retry.ts';
@@ -32,30 +32,34 @@ const DEFECT_PAUSE_MS = 1000;
 const DELIVERIES_PER_TURN = 64;
 
 /**
- * What every endpoint queue shares, whatever holds its backlog (memory or the journal):
- * `write` takes an event synchronously; up to `concurrency` deliveries are in flight, each
- * the oldest waiting events (up to `maxEvents`), handed to the next sink; a GaveUpError
- * dead-letters its events; `close` waits until nothing is pending and `destroy` stops at
- * once. With concurrency 1, deliveries leave in acceptance order. Subclasses say where
- * events are kept and what delivery and dead-lettering mean for that store.
+ * An endpoint's delivery loop, over its backlog in whatever storage holds it: up to
+ * `concurrency` deliveries in flight, each the oldest waiting events (up to `maxEvents`)
+ * leased from the backlog and handed to the next sink (retrying → HTTP). A delivery that
+ * succeeds is acknowledged, one the retry limits gave up on is dead-lettered, and one cut
+ * short (a defect, destroy) goes back to the backlog. With concurrency 1, deliveries
+ * leave in acceptance order. `close` delivers everything pending; `destroy` stops at once.
  *
- * The delivery loop (`pump`) cannot spin: each pass of it either takes events out of the
- * backlog and starts a delivery with them, or arms one timer (a batch gathering, a pause
- * after a defect), or returns. It is called again only by an event: a write, a delivery
- * that finished, a timer that fired, a close. No count decides whether there is work; only
- * `take` does, so a count that is off cannot make it loop.
+ * The loop (`pump`) cannot spin: each pass of it either leases events and starts a
+ * delivery with them, or arms one timer (a batch gathering, a pause after a defect), or
+ * returns. It runs again only on an event: events available, a delivery that settled, a
+ * timer that fired, a close. No count decides whether there is work; only `lease` does,
+ * so a count that is off cannot make it loop.
  */
-export abstract class BacklogQueue implements Sink {
-  protected readonly endpoint: string;
-  protected readonly listener: EndpointListener;
-  protected readonly log: Logger;
+export class DeliveryLoop {
+  readonly #backlog: Backlog;
+  readonly #listener: EndpointListener;
+  readonly #log: Logger;
   readonly #next: Sink<Delivery>;
+  /** What this loop set as the backlog's onAvailable (a successor may replace it). */
+  readonly #onAvailable = (): void => {
+    this.#available();
+  };
   readonly #clock: Clock;
   readonly #policy: DeliveryPolicy;
   /** Deliveries handed to the next sink and not settled; never more than `concurrency`. */
   readonly #inFlight = new Set<Delivery>();
-  /** Events in #inFlight's deliveries. */
-  #inFlightEvents = 0;
+  /** Deliveries whose events `destroy` gave back to the backlog: their outcome is moot. */
+  readonly #abandoned = new WeakSet<Delivery>();
   /** The one timer the loop may wait on (a batch gathering, a pause after a defect). */
   #timer: AbortController | undefined;
   #timerKind: 'gather' | 'defect' = 'gather';
@@ -70,50 +74,27 @@ export abstract class BacklogQueue implements Sink {
   #idle: (() => void)[] = [];
 
   constructor(opts: {
-    endpoint: string;
+    backlog: Backlog;
     next: Sink<Delivery>;
     listener: EndpointListener;
     log: Logger;
     clock: Clock;
     policy?: DeliveryPolicy | undefined;
   }) {
-    this.endpoint = opts.endpoint;
+    this.#backlog = opts.backlog;
     this.#next = opts.next;
-    this.listener = opts.listener;
-    this.log = opts.log;
+    this.#listener = opts.listener;
+    this.#log = opts.log;
     this.#clock = opts.clock;
     this.#policy = opts.policy ?? ONE_BY_ONE;
+    this.#backlog.onAvailable = this.#onAvailable;
+    // What the backlog already holds (restored from the journal) goes out now.
+    if (this.#backlog.waiting > 0) this.#available();
   }
 
   /** Undelivered events, those in flight included. */
-  abstract get pending(): number;
-  /** Keeps a newly accepted event (and tells the listener). */
-  protected abstract keep(event: RelayEvent): void;
-  /** The oldest undelivered event not yet handed on, removed from the backlog. */
-  protected abstract take(): RelayEvent | undefined;
-  /** The oldest undelivered event not yet handed on, left in place. */
-  protected abstract peek(): RelayEvent | undefined;
-  /** The endpoint answered 2xx for `event`. */
-  protected abstract delivered(event: RelayEvent): void;
-  /** The retry limits gave up on `event`. */
-  protected abstract deadLettered(event: RelayEvent, err: GaveUpError): void;
-  /**
-   * The next sink failed otherwise (a defect, not a delivery failure): the subclass keeps
-   * or reports the events. Delivery resumes after a pause, never in a tight loop.
-   */
-  protected abstract failed(events: readonly RelayEvent[], err: unknown): void;
-
-  /** Acceptance time of the oldest undelivered event, if any. */
-  oldestAcceptedAt(): number | undefined {
-    let oldest = this.peek()?.acceptedAt;
-    for (const d of this.#inFlight)
-      if (oldest === undefined || d.acceptedAt < oldest) oldest = d.acceptedAt;
-    return oldest;
-  }
-
-  /** Events handed on and not yet delivered or dead-lettered. */
-  protected get inFlightEvents(): number {
-    return this.#inFlightEvents;
+  get pending(): number {
+    return this.#backlog.pending;
   }
 
   /** Requests in flight now. */
@@ -121,11 +102,19 @@ export abstract class BacklogQueue implements Sink {
     return this.#inFlight.size;
   }
 
-  write(event: RelayEvent): Promise<void> {
-    if (this.#closed) return Promise.reject(new SinkClosedError(this.endpoint));
-    this.keep(event);
+  /** Acceptance time of the oldest undelivered event, if any. */
+  oldestAcceptedAt(): number | undefined {
+    let oldest = this.#backlog.peek()?.acceptedAt;
+    for (const d of this.#inFlight)
+      if (oldest === undefined || d.acceptedAt < oldest) oldest = d.acceptedAt;
+    return oldest;
+  }
+
+  /** Events became available in the backlog. */
+  #available(): void {
+    if (this.#destroyed) return;
     if (this.#policy.maxEvents === 1) {
-      this.pump();
+      this.#resume();
     } else if (!this.#pumpScheduled) {
       // Batching waits for the end of the turn, so that the rest of the events handed over
       // now (one ingest request) join the batch. Without batching the delivery hot path
@@ -133,18 +122,25 @@ export abstract class BacklogQueue implements Sink {
       this.#pumpScheduled = true;
       queueMicrotask(() => {
         this.#pumpScheduled = false;
-        this.resume();
+        this.#resume();
       });
     }
-    return RESOLVED;
+  }
+
+  #resume(): void {
+    // A gathering batch that is full now goes at once; a pause after a defect runs out.
+    if (this.#timerKind === 'gather' && this.#backlog.waiting >= this.#policy.maxEvents) {
+      this.#wake();
+    }
+    this.#pump();
   }
 
   /** Starts deliveries for what is waiting, up to `concurrency` in flight. */
-  protected pump(): void {
+  #pump(): void {
     const { maxEvents, maxWaitMs, concurrency } = this.#policy;
     while (!this.#destroyed && this.#timer === undefined && this.#inFlight.size < concurrency) {
-      if (maxWaitMs > 0 && !this.#closed && this.#waiting() < maxEvents) {
-        const oldest = this.peek();
+      if (maxWaitMs > 0 && !this.#closed && this.#backlog.waiting < maxEvents) {
+        const oldest = this.#backlog.peek();
         if (oldest === undefined) return;
         const remaining = oldest.acceptedAt + maxWaitMs - this.#clock.now();
         if (remaining > 0) {
@@ -152,20 +148,10 @@ export abstract class BacklogQueue implements Sink {
           return;
         }
       }
-      const events: RelayEvent[] = [];
-      while (events.length < maxEvents) {
-        const event = this.take();
-        if (event === undefined) break;
-        events.push(event);
-      }
+      const events = this.#backlog.lease(maxEvents);
       if (events.length === 0) return;
       void this.#deliver(new Delivery(events));
     }
-  }
-
-  /** Events waiting to be handed on (an estimate for batching; `take` is the truth). */
-  #waiting(): number {
-    return this.pending - this.#inFlightEvents;
   }
 
   /** Arms the loop's one timer; the loop runs again when it fires or is cut short. */
@@ -176,7 +162,7 @@ export abstract class BacklogQueue implements Sink {
     void this.#clock.sleep(ms, timer.signal).then(() => {
       if (this.#timer !== timer) return;
       this.#timer = undefined;
-      this.pump();
+      this.#pump();
     });
   }
 
@@ -186,38 +172,44 @@ export abstract class BacklogQueue implements Sink {
     if (timer === undefined) return;
     this.#timer = undefined;
     timer.abort();
-    this.pump();
+    this.#pump();
   }
 
   async #deliver(delivery: Delivery): Promise<void> {
     this.#inFlight.add(delivery);
-    this.#inFlightEvents += delivery.events.length;
-    if (this.#policy.maxEvents > 1) this.listener.onDeliveryStarted(delivery.events.length);
+    if (this.#policy.maxEvents > 1) this.#listener.onDeliveryStarted(delivery.events.length);
     let defect = false;
     try {
       await this.#next.write(delivery);
-      for (const event of delivery.events) {
-        this.delivered(event);
-        this.listener.onDelivered(event);
-      }
+      if (this.#abandoned.has(delivery)) return;
+      this.#backlog.ack(delivery.events);
+      for (const event of delivery.events) this.#listener.onDelivered(event);
     } catch (err) {
-      if (this.#isDestroyed()) return;
+      if (this.#abandoned.has(delivery)) return;
       if (err instanceof GaveUpError) {
-        for (const event of delivery.events) {
-          this.deadLettered(event, err);
-          this.listener.onDeadLettered(event);
-        }
+        this.#backlog.deadLetter(delivery.events, {
+          attempts: err.attempts,
+          error: err.lastError,
+          message: err.message,
+        });
+        for (const event of delivery.events) this.#listener.onDeadLettered(event);
       } else {
+        // The retrying sink gives up only with GaveUpError: this is a defect, not a
+        // delivery failure. The events wait again; delivery resumes after a pause.
         defect = true;
-        this.failed(delivery.events, err);
+        this.#log.error(
+          { err, eventIds: delivery.events.map((e) => e.id) },
+          'unexpected error in pipeline; the events wait to be delivered again',
+        );
+        this.#backlog.retryLater(delivery.events);
       }
     } finally {
       this.#inFlight.delete(delivery);
-      this.#inFlightEvents -= delivery.events.length;
-      if (this.pending === 0 || this.#destroyed) {
+      if (this.#backlog.pending === 0 || this.#destroyed) {
         for (const resolve of this.#idle.splice(0)) resolve();
       }
     }
+    if (this.#destroyed) return;
     if (defect && this.#timer === undefined) this.#wait('defect', DEFECT_PAUSE_MS);
     else this.#pumpAfterSettle();
   }
@@ -230,48 +222,48 @@ export abstract class BacklogQueue implements Sink {
       });
     }
     if (this.#settledThisTurn <= DELIVERIES_PER_TURN) {
-      this.pump();
+      this.#pump();
       return;
     }
     if (this.#yielded) return;
     this.#yielded = true;
     setImmediate(() => {
       this.#yielded = false;
-      this.pump();
+      this.#pump();
     });
   }
 
-  // A method, not the field: the flag changes while a delivery is awaited.
-  #isDestroyed(): boolean {
-    return this.#destroyed;
-  }
-
-  /** Called when events may be waiting that no write announced (restored, replayed). */
-  protected resume(): void {
-    // A gathering batch that is full now goes at once; a pause after a defect runs out.
-    if (this.#timerKind === 'gather' && this.#waiting() >= this.#policy.maxEvents) this.#wake();
-    this.pump();
-  }
-
-  /** Resolves when nothing is pending. */
+  /** Resolves when nothing is pending (or the loop was destroyed). */
   onIdle(): Promise<void> {
-    if (this.pending === 0 || this.#destroyed) return RESOLVED;
+    if (this.#backlog.pending === 0 || this.#destroyed) return RESOLVED;
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Refuses new events, delivers every pending one (without waiting to batch), then closes the next sink. */
+  /** Delivers every pending event (without waiting to batch), then closes the next sink. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#wake();
-    this.pump();
+    this.#pump();
     await this.onIdle();
     await this.#next.close();
   }
 
-  /** Stops delivering at once; what is undelivered stays pending (and, with a journal, on disk). */
+  /**
+   * Stops delivering at once; what is undelivered stays in the backlog (and, with a
+   * journal, on disk), requests in flight included: their events are given back now, so a
+   * pipeline rebuilt over the same backlog continues with them. Safe to call twice.
+   */
   destroy(): void {
+    if (this.#destroyed) return;
     this.#closed = true;
     this.#destroyed = true;
+    // Newest first: each goes back to the front, so the oldest ends up first again.
+    for (const delivery of [...this.#inFlight].reverse()) {
+      this.#abandoned.add(delivery);
+      this.#backlog.retryLater(delivery.events);
+    }
+    this.#inFlight.clear();
+    if (this.#backlog.onAvailable === this.#onAvailable) this.#backlog.onAvailable = undefined;
     const timer = this.#timer;
     this.#timer = undefined;
     timer?.abort();

@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import { Deque } from '../endpoint/deque.ts';
+import type { RelayEvent } from '../event.ts';
+import {
+  StorageUnavailableError,
+  type Backlog,
+  type BacklogObserver,
+  type BacklogOptions,
+  type DeadLetterReason,
+  type Storage,
+} from './storage.ts';
+
+/**
+ * Backlogs in memory (no `storage.path`), as the registry keeps them: nothing survives the
+ * process. Each endpoint's backlog is bounded (`queue.maxPending`): when full, the oldest
+ * waiting event is dropped, counted and logged, so a dead endpoint costs bounded memory
+ * and a stale event gives way to the newest.
+ */
+export class MemoryStorage implements Storage {
+  readonly durable = false;
+  readonly #backlogs = new Map<string, MemoryBacklog>();
+  #closed = false;
+
+  append(events: readonly RelayEvent[], targets: readonly (readonly string[])[]): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new StorageUnavailableError('RELAY_STORAGE_WRITE', 'storage closed'));
+    }
+    let touched: MemoryBacklog[] | undefined;
+    events.forEach((event, i) => {
+      for (const name of targets[i] ?? []) {
+        const backlog = this.#backlogs.get(name);
+        if (backlog === undefined) continue;
+        backlog.add(event);
+        if (touched === undefined) touched = [backlog];
+        else if (!touched.includes(backlog)) touched.push(backlog);
+      }
+    });
+    for (const backlog of touched ?? []) backlog.onAvailable?.();
+    return RESOLVED;
+  }
+
+  backlog(endpoint: string, options: BacklogOptions): MemoryBacklog {
+    let backlog = this.#backlogs.get(endpoint);
+    if (backlog === undefined) {
+      backlog = new MemoryBacklog(endpoint, options);
+      this.#backlogs.set(endpoint, backlog);
+    } else {
+      backlog.configure(options);
+    }
+    return backlog;
+  }
+
+  pendingCounts(): ReadonlyMap<string, number> {
+    return new Map([...this.#backlogs].map(([name, b]) => [name, b.pending]));
+  }
+
+  recentIds(): readonly { id: string; acceptedAt: number }[] {
+    return [];
+  }
+
+  tick(): void {
+    // Nothing to keep tidy in memory.
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+export class MemoryBacklog implements Backlog {
+  readonly #endpoint: string;
+  readonly #waiting = new Deque<RelayEvent>();
+  #leased = 0;
+  #maxPending: number;
+  #observer: BacklogObserver;
+  #log: Logger;
+  onAvailable: (() => void) | undefined;
+
+  constructor(endpoint: string, options: BacklogOptions) {
+    this.#endpoint = endpoint;
+    this.#maxPending = options.maxPending;
+    this.#observer = options.observer;
+    this.#log = options.log;
+  }
+
+  /** A rebuilt pipeline's options apply from now on. */
+  configure(options: BacklogOptions): void {
+    this.#maxPending = options.maxPending;
+    this.#observer = options.observer;
+    this.#log = options.log;
+  }
+
+  get pending(): number {
+    return this.#waiting.length + this.#leased;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  add(event: RelayEvent): void {
+    if (this.#waiting.length >= this.#maxPending) {
+      const oldest = this.#waiting.shift();
+      if (oldest !== undefined) {
+        this.#observer.onDropped(oldest);
+        this.#log.warn(
+          { eventId: oldest.id, maxPending: this.#maxPending },
+          'queue full: dropped the oldest pending event',
+        );
+      }
+    }
+    this.#waiting.push(event);
+    this.#observer.onQueued(event);
+  }
+
+  peek(): RelayEvent | undefined {
+    return this.#waiting.peek();
+  }
+
+  lease(max: number): RelayEvent[] {
+    const out: RelayEvent[] = [];
+    while (out.length < max) {
+      const event = this.#waiting.shift();
+      if (event === undefined) break;
+      out.push(event);
+    }
+    this.#leased += out.length;
+    return out;
+  }
+
+  ack(events: readonly RelayEvent[]): void {
+    this.#leased -= events.length;
+  }
+
+  retryLater(events: readonly RelayEvent[]): void {
+    this.#leased -= events.length;
+    for (let i = events.length - 1; i >= 0; i--) {
+      const event = events[i];
+      if (event !== undefined) this.#waiting.unshift(event);
+    }
+    if (events.length > 0) this.onAvailable?.();
+  }
+
+  deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void {
+    this.#leased -= events.length;
+    // Memory mode has no dead-letter table: this line is the dead letter.
+    for (const event of events) {
+      this.#log.error(
+        {
+          endpoint: this.#endpoint,
+          eventId: event.id,
+          attempts: reason.attempts,
+          lastError: reason.error,
+        },
+        `dead-lettered: ${reason.message} (no storage.path: the event is not kept)`,
+      );
+    }
+  }
+}

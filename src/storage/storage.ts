@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { RelayEvent } from '../event.ts';
+
+/**
+ * Where accepted events wait until every endpoint that wants them has them: the one seam
+ * between ingest and delivery. Memory (`memory.ts`) and the SQLite journal (`sqlite.ts`)
+ * implement it, and one contract test suite (test/storage-contract.test.ts) runs against
+ * each. Events never carry a backend's fields: a backend keeps its own bookkeeping (a
+ * journal position, a message id) beside them.
+ *
+ * Contract:
+ * - `append` keeps each event for the endpoints named in `targets[i]` and resolves once
+ *   they are kept (durable backends: committed). It rejects with StorageUnavailableError,
+ *   and keeps nothing of the call, when it cannot. Only after it resolved does any backlog
+ *   hand the events out.
+ * - `backlog(name)` is the one backlog of that endpoint for the life of the storage: a
+ *   pipeline rebuilt under the same name continues where the previous one stopped.
+ */
+export interface Storage {
+  /** True when an accepted event survives a crash of the process. */
+  readonly durable: boolean;
+  append(events: readonly RelayEvent[], targets: readonly (readonly string[])[]): Promise<void>;
+  backlog(endpoint: string, options: BacklogOptions): Backlog;
+  /** Undelivered events per endpoint, configured or not. */
+  pendingCounts(): ReadonlyMap<string, number>;
+  /** Ids accepted within the re-send window before `now`, oldest first (durable backends). */
+  recentIds(now: number): readonly { id: string; acceptedAt: number }[];
+  /** Housekeeping, about once a second (compaction, noticing other writers). */
+  tick(now: number): void;
+  close(): void;
+}
+
+/**
+ * One endpoint's undelivered events, oldest first. A delivery loop leases the oldest
+ * waiting events, and settles every lease exactly once: `ack` (delivered), `retryLater`
+ * (back to the front, in order), or `deadLetter`. Leased events stay pending until then.
+ * With one lease at a time, events go out in acceptance order.
+ */
+export interface Backlog {
+  /** Undelivered events, leased ones included. */
+  readonly pending: number;
+  /** Events waiting to be leased. */
+  readonly waiting: number;
+  /** The oldest event waiting to be leased, left in place. */
+  peek(): RelayEvent | undefined;
+  /** Leases up to `max` of the oldest waiting events; none when nothing waits. */
+  lease(max: number): RelayEvent[];
+  /** The endpoint answered 2xx: the events leave the backlog. */
+  ack(events: readonly RelayEvent[]): void;
+  /** Not delivered, not given up on (a defect, a shutdown): they wait again, first. */
+  retryLater(events: readonly RelayEvent[]): void;
+  /** Given up on (retry limits, unrenderable): they leave for the dead letters. */
+  deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void;
+  /**
+   * Called whenever events become available to lease (appended, restored, replayed by
+   * another process). One listener: the endpoint's delivery loop.
+   */
+  onAvailable: (() => void) | undefined;
+}
+
+export interface DeadLetterReason {
+  readonly attempts: number;
+  readonly error: string;
+  /** The whole reason, for the log: "gave up after 3 attempts (retry.maxAttempts): …". */
+  readonly message: string;
+}
+
+export interface BacklogOptions {
+  readonly observer: BacklogObserver;
+  readonly log: Logger;
+  /** Memory only: the most events that wait; past it the oldest waiting one is dropped. */
+  readonly maxPending: number;
+}
+
+/** What a backlog reports as events come and go (metrics implement it). */
+export interface BacklogObserver {
+  /** The event was accepted for this endpoint. */
+  onQueued(event: RelayEvent): void;
+  /** A bounded backlog was full and dropped this, its oldest waiting event. */
+  onDropped(event: RelayEvent): void;
+  /** Events the backlog found at start, or another process added, counted as pending. */
+  restorePending(count: number): void;
+}
+
+/** Ingest must not answer 2xx: storage is full or cannot write. */
+export class StorageUnavailableError extends Error {
+  readonly code: 'RELAY_STORAGE_FULL' | 'RELAY_STORAGE_WRITE';
+  constructor(code: StorageUnavailableError['code'], message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'StorageUnavailableError';
+    this.code = code;
+  }
+}
