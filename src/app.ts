@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import { Broadcaster, type Route } from './broadcaster.ts';
+import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { RelayConfig } from './config/schema.ts';
 import { buildDebugApp } from './debug/routes.ts';
-import { buildEndpoint, type Endpoint } from './endpoint/pipeline.ts';
+import { EndpointSet } from './endpoint-set.ts';
+import type { Endpoint } from './endpoint/pipeline.ts';
+import { ConfigReloads, liveChangeRefusals, type ReloadOutcome } from './reload.ts';
 import { BearerTokens } from './ingest/auth.ts';
 import { RecentIds } from './ingest/recent-ids.ts';
 import { buildIngestApp } from './ingest/routes.ts';
@@ -14,7 +16,6 @@ import { JournalStorage } from './journal/storage.ts';
 import { MemoryStorage } from './storage/memory.ts';
 import type { Storage } from './storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
-import type { EventFacts } from './event.ts';
 
 export interface RelayDeps {
   readonly log: Logger;
@@ -45,6 +46,14 @@ export interface Relay {
   markListening(): void;
   /** From now on `/readyz` fails and ingest answers 503; queues keep delivering. */
   beginShutdown(): void;
+  /**
+   * Applies a new config to the running relay: endpoints by name (see EndpointSet), ingest
+   * tokens, log level, shutdown timeout. Refused, and nothing changed, when it changes what
+   * cannot change live (listeners, storage).
+   */
+  reload(next: RelayConfig): ReloadOutcome;
+  /** Records a reload that failed before it reached the relay (an invalid file). */
+  reloadFailed(problems: readonly string[]): ReloadOutcome;
   /** Delivers what is queued until `timeoutMs`, then abandons the rest. */
   drain(timeoutMs: number): Promise<DrainReport>;
 }
@@ -64,38 +73,36 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     recentIds.restore(id, acceptedAt);
   }
   const restored = storage.pendingCounts();
-  const endpoints = config.notifications.endpoints.map((c) =>
-    buildEndpoint(c, {
-      clock,
-      log: deps.log,
-      metrics,
-      env: deps.env ?? process.env,
-      storage,
-    }),
-  );
-  if (journal !== undefined) reportOrphans(journal, endpoints, restored, deps.log);
+  let current = config;
   const view =
     journal === undefined
       ? undefined
-      : new JournalView(journal, new Set(endpoints.map((e) => e.config.name)), new Map(restored));
+      : new JournalView(
+          journal,
+          new Set(config.notifications.endpoints.map((e) => e.name)),
+          new Map(restored),
+        );
+  const endpoints = new EndpointSet({
+    clock,
+    log: deps.log,
+    metrics,
+    env: deps.env ?? process.env,
+    storage,
+    handoverMs: () => current.shutdown.timeout / 1e6,
+    onRetired: () => {
+      view?.refresh();
+    },
+  });
+  endpoints.apply(config.notifications.endpoints);
+  const configured = (): Set<string> => new Set(endpoints.list.map((e) => e.config.name));
+  if (journal !== undefined) reportOrphans(journal, configured(), restored, deps.log);
   if (storage instanceof JournalStorage) {
     storage.onChangedElsewhere = () => {
       view?.refresh();
     };
   }
-  registerBacklogMetrics(metrics, endpoints, clock, view);
-  const routes: Route[] = endpoints.flatMap((e) => {
-    if (e.loop === undefined) return [];
-    const filtered = metrics.filtered.labels(e.config.name);
-    filtered.inc(0);
-    const accepts = (facts: EventFacts): boolean => {
-      if (e.filter.accepts(facts)) return true;
-      filtered.inc();
-      return false;
-    };
-    return [{ name: e.config.name, accepts }];
-  });
-  const loops = endpoints.flatMap((e) => (e.loop === undefined ? [] : [e.loop]));
+  registerBacklogMetrics(metrics, () => endpoints.list, clock, view);
+  const reloads = new ConfigReloads(metrics, config, clock);
   let listening = false;
   let shuttingDown = false;
   // Once a second: the journal gives freed space back and notices the dead-letters CLI.
@@ -104,14 +111,15 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
         storage.tick(clock.now());
       }, 1000).unref()
     : undefined;
+  const tokens = new BearerTokens(config.http.auth.tokens);
 
   const ingest = buildIngestApp({
     log: deps.log.child({ listener: 'ingest' }),
     clock,
     maxBodySize: config.http.maxBodySize,
-    tokens: new BearerTokens(config.http.auth.tokens),
+    tokens,
     recentIds,
-    broadcaster: new Broadcaster(routes, storage),
+    broadcaster: new Broadcaster(() => endpoints.routes, storage),
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
     },
@@ -120,7 +128,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   });
   const debug = buildDebugApp({
     log: deps.log.child({ listener: 'debug' }),
-    endpoints,
+    endpoints: () => endpoints.list,
+    config: () => reloads.status(),
     ingest: ingestStats,
     metrics,
     journal: view,
@@ -129,8 +138,12 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   });
 
   return {
-    config,
-    endpoints,
+    get config() {
+      return current;
+    },
+    get endpoints() {
+      return endpoints.list;
+    },
     ingest,
     debug,
     metrics,
@@ -143,18 +156,29 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     beginShutdown() {
       shuttingDown = true;
     },
+    reload(next) {
+      const refused = liveChangeRefusals(current, next);
+      if (refused.length > 0) return reloads.failed(refused, deps.log);
+      const report = endpoints.apply(next.notifications.endpoints);
+      tokens.replace(next.http.auth.tokens);
+      deps.log.level = next.log.level;
+      current = next;
+      view?.configure(configured());
+      return reloads.succeeded(next, report, deps.log);
+    },
+    reloadFailed(problems) {
+      return reloads.failed(problems, deps.log);
+    },
     async drain(timeoutMs) {
-      const deadline = new AbortController();
-      const closed = Promise.all(loops.map((l) => l.close())).then(() => true);
-      const timedOut = clock.sleep(timeoutMs, deadline.signal).then(() => false);
-      const drained = await Promise.race([closed, timedOut]);
-      deadline.abort();
-      if (!drained) for (const loop of loops) loop.destroy();
+      const drained = await endpoints.drain(timeoutMs);
       if (housekeeping !== undefined) clearInterval(housekeeping);
       storage.close();
       return {
         drained,
-        undelivered: endpoints.map((e) => ({ endpoint: e.config.name, pending: e.stats.pending })),
+        undelivered: endpoints.list.map((e) => ({
+          endpoint: e.config.name,
+          pending: e.stats.pending,
+        })),
       };
     },
   };
@@ -182,11 +206,10 @@ function openJournal(config: RelayConfig, log: Logger, metrics: RelayMetrics) {
 /** Undelivered events of endpoints no longer configured: kept, and said so. */
 function reportOrphans(
   journal: Journal,
-  endpoints: readonly Endpoint[],
+  configured: ReadonlySet<string>,
   restored: ReadonlyMap<string, number>,
   log: Logger,
 ): void {
-  const configured = new Set(endpoints.map((e) => e.config.name));
   for (const [endpoint, pending] of restored) {
     if (configured.has(endpoint)) continue;
     log.warn(

@@ -14,10 +14,11 @@ export interface Route {
  * will survive a crash; no endpoint's state delays another's or ingest's answer.
  */
 export class Broadcaster {
-  readonly #routes: readonly Route[];
+  /** The routes in force now (a reload replaces them between two requests). */
+  readonly #routes: () => readonly Route[];
   readonly #storage: Storage;
 
-  constructor(routes: readonly Route[], storage: Storage) {
+  constructor(routes: () => readonly Route[], storage: Storage) {
     this.#routes = routes;
     this.#storage = storage;
   }
@@ -25,8 +26,9 @@ export class Broadcaster {
   /** Resolves once every event is kept for every matching endpoint; rejects if that failed. */
   write(accepted: readonly Accepted[]): Promise<void> {
     const events = accepted.map((a) => a.event);
+    const routes = this.#routes();
     const targets = accepted.map((a) =>
-      this.#routes.filter((r) => r.accepts(a.facts)).map((r) => r.name),
+      routes.filter((r) => r.accepts(a.facts)).map((r) => r.name),
     );
     return this.#storage.append(events, targets);
   }

@@ -4,11 +4,14 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { JOURNAL_USAGE, runJournalCommand, UsageError } from './journal/cli.ts';
 import { createLogger } from './logger.ts';
+import { reloadRunning, ReloadCommandError, writePidFile } from './reload-command.ts';
 import { startRelay } from './server.ts';
 
 const USAGE = `usage:
   registry-relay --config FILE      run the relay (or set RELAY_CONFIG=FILE)
   registry-relay check-config FILE  validate FILE; exit 0 if valid, 2 if not
+  registry-relay reload --config FILE
+                                    apply FILE to the relay running on it (SIGHUP), say how it went
 ${JOURNAL_USAGE}
   registry-relay --version
   registry-relay --help`;
@@ -78,6 +81,29 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   const command = positionals[0];
+  if (command === 'reload') {
+    const file = values.config ?? positionals[1] ?? process.env['RELAY_CONFIG'];
+    if (file === undefined || file === '') {
+      process.stderr.write(`reload needs --config FILE\n${USAGE}\n`);
+      return 2;
+    }
+    try {
+      const config = await loadConfig(file);
+      const { ok, lines } = await reloadRunning(file, config);
+      for (const line of lines) process.stdout.write(`${line}\n`);
+      return ok ? 0 : 1;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\nnot sent: the running relay keeps its config\n`);
+        return 2;
+      }
+      if (err instanceof ReloadCommandError) {
+        process.stderr.write(`${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  }
   if (command === 'dead-letters' || command === 'journal') {
     const file = values.config ?? process.env['RELAY_CONFIG'];
     if (file === undefined || file === '') {
@@ -133,6 +159,21 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const running_ = running;
+  const removePidFile = writePidFile(file);
+  process.on('exit', removePidFile);
+  // SIGHUP: read the file again and apply it; an invalid file changes nothing.
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      log.info({ config: file }, 'SIGHUP: reloading the config');
+      try {
+        running_.relay.reload(await loadConfig(file));
+      } catch (err) {
+        if (err instanceof ConfigError) running_.relay.reloadFailed(err.problems);
+        else log.error({ err }, 'config reload failed unexpectedly; still on the previous config');
+      }
+    });
+  });
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -8,10 +8,13 @@ import type { RelayMetrics } from '../metrics/registry.ts';
 
 export interface DebugDeps {
   readonly log: Logger;
-  readonly endpoints: readonly Endpoint[];
+  /** The endpoints configured now. */
+  readonly endpoints: () => readonly Endpoint[];
   readonly ingest: IngestStats;
   readonly metrics: RelayMetrics;
   readonly journal: JournalView | undefined;
+  /** The config in force and its reloads, for `relay.config`. */
+  readonly config: () => unknown;
   readonly startedAt: number;
   /** Ready means listening and not shutting down. */
   readonly isReady: () => boolean;
@@ -25,7 +28,7 @@ export function buildDebugApp(deps: DebugDeps) {
     forceCloseConnections: true,
   });
   app.get('/debug/vars', (_req, reply) =>
-    reply.send(expvar(deps.endpoints, deps.ingest, deps.startedAt, deps.journal)),
+    reply.send(expvar(deps.endpoints(), deps.ingest, deps.startedAt, deps.journal, deps.config())),
   );
   app.get('/metrics', async (_req, reply) => {
     const body = await deps.metrics.register.metrics();

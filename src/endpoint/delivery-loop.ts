@@ -70,8 +70,11 @@ export class DeliveryLoop {
   /** The loop yielded to the event loop and runs again from a setImmediate. */
   #yielded = false;
   #closed = false;
+  /** Leases nothing more (`stop`): another pipeline takes the backlog over. */
+  #stopped = false;
   #destroyed = false;
   #idle: (() => void)[] = [];
+  #settled: (() => void)[] = [];
 
   constructor(opts: {
     backlog: Backlog;
@@ -80,6 +83,8 @@ export class DeliveryLoop {
     log: Logger;
     clock: Clock;
     policy?: DeliveryPolicy | undefined;
+    /** Attach to the backlog only once this resolves (the previous pipeline let go of it). */
+    startAfter?: Promise<void> | undefined;
   }) {
     this.#backlog = opts.backlog;
     this.#next = opts.next;
@@ -87,8 +92,17 @@ export class DeliveryLoop {
     this.#log = opts.log;
     this.#clock = opts.clock;
     this.#policy = opts.policy ?? ONE_BY_ONE;
+    if (opts.startAfter === undefined) this.#attach();
+    else
+      void opts.startAfter.then(() => {
+        this.#attach();
+      });
+  }
+
+  #attach(): void {
+    if (this.#destroyed) return;
     this.#backlog.onAvailable = this.#onAvailable;
-    // What the backlog already holds (restored from the journal) goes out now.
+    // What the backlog already holds (restored, or left by a previous pipeline) goes now.
     if (this.#backlog.waiting > 0) this.#available();
   }
 
@@ -138,7 +152,12 @@ export class DeliveryLoop {
   /** Starts deliveries for what is waiting, up to `concurrency` in flight. */
   #pump(): void {
     const { maxEvents, maxWaitMs, concurrency } = this.#policy;
-    while (!this.#destroyed && this.#timer === undefined && this.#inFlight.size < concurrency) {
+    while (
+      !this.#destroyed &&
+      !this.#stopped &&
+      this.#timer === undefined &&
+      this.#inFlight.size < concurrency
+    ) {
       if (maxWaitMs > 0 && !this.#closed && this.#backlog.waiting < maxEvents) {
         const oldest = this.#backlog.peek();
         if (oldest === undefined) return;
@@ -208,6 +227,7 @@ export class DeliveryLoop {
       if (this.#backlog.pending === 0 || this.#destroyed) {
         for (const resolve of this.#idle.splice(0)) resolve();
       }
+      if (this.#inFlight.size === 0) for (const resolve of this.#settled.splice(0)) resolve();
     }
     if (this.#destroyed) return;
     if (defect && this.#timer === undefined) this.#wait('defect', DEFECT_PAUSE_MS);
@@ -249,6 +269,19 @@ export class DeliveryLoop {
   }
 
   /**
+   * Leases nothing more and resolves once the requests in flight settled (delivered, dead-
+   * lettered or back in the backlog): then another pipeline can take the backlog over.
+   */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    const timer = this.#timer;
+    this.#timer = undefined;
+    timer?.abort();
+    if (this.#inFlight.size === 0) return RESOLVED;
+    return new Promise((resolve) => this.#settled.push(resolve));
+  }
+
+  /**
    * Stops delivering at once; what is undelivered stays in the backlog (and, with a
    * journal, on disk), requests in flight included: their events are given back now, so a
    * pipeline rebuilt over the same backlog continues with them. Safe to call twice.
@@ -269,5 +302,6 @@ export class DeliveryLoop {
     timer?.abort();
     this.#next.destroy();
     for (const resolve of this.#idle.splice(0)) resolve();
+    for (const resolve of this.#settled.splice(0)) resolve();
   }
 }

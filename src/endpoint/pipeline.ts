@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { EndpointConfig, FormatConfig } from '../config/endpoint.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
 import { EndpointStats } from '../metrics/endpoint-stats.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { Backlog, Storage } from '../storage/storage.ts';
 import { DeliveryLoop, type DeliveryPolicy } from './delivery-loop.ts';
 import { Breaker } from './breaker.ts';
 import { Filter } from './filter.ts';
@@ -24,6 +24,8 @@ export interface Endpoint {
   readonly filter: Filter;
   /** The delivery loop over the endpoint's backlog; undefined for a disabled endpoint. */
   readonly loop: DeliveryLoop | undefined;
+  /** The endpoint's backlog in storage; undefined for a disabled endpoint. */
+  readonly backlog: Backlog | undefined;
 }
 
 export interface PipelineDeps {
@@ -34,6 +36,10 @@ export interface PipelineDeps {
   readonly env: NodeJS.ProcessEnv;
   /** Where the endpoint's backlog is kept (memory or the journal). */
   readonly storage: Storage;
+  /** The figures of the pipeline this one replaces (same name), to carry on with. */
+  readonly stats?: EndpointStats | undefined;
+  /** The pipeline this one replaces let go of the backlog once this resolves. */
+  readonly startAfter?: Promise<void> | undefined;
 }
 
 export function buildFormat(config: FormatConfig): Format {
@@ -59,7 +65,7 @@ export function buildFormat(config: FormatConfig): Format {
  * event for the endpoint.
  */
 export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpoint {
-  const stats = new EndpointStats(config.name, deps.metrics, deps.clock);
+  const stats = deps.stats ?? new EndpointStats(config.name, deps.metrics, deps.clock);
   const filter = new Filter(
     {
       mediaTypes: [...config.ignoredMediaTypes, ...config.ignore.mediaTypes],
@@ -67,7 +73,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     },
     config.filter,
   );
-  if (config.disabled) return { config, stats, filter, loop: undefined };
+  if (config.disabled) return { config, stats, filter, loop: undefined, backlog: undefined };
 
   const log = deps.log.child({ endpoint: config.name });
   const timeoutMs = config.timeoutNs / 1e6;
@@ -125,6 +131,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     log,
     clock: deps.clock,
     policy,
+    startAfter: deps.startAfter,
   });
-  return { config, stats, filter, loop };
+  return { config, stats, filter, loop, backlog };
 }

@@ -8,9 +8,14 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
  * the length nor the position of a match shows in the answer's timing.
  */
 export class BearerTokens {
-  readonly #digests: readonly Buffer[];
+  #digests: readonly Buffer[];
 
   constructor(tokens: readonly string[]) {
+    this.#digests = tokens.map(digest);
+  }
+
+  /** A reloaded config's tokens apply to the next request. */
+  replace(tokens: readonly string[]): void {
     this.#digests = tokens.map(digest);
   }
 

@@ -71,6 +71,10 @@ export class JournalStorage implements Storage {
     return backlog;
   }
 
+  forget(): void {
+    // The journal keeps a removed endpoint's backlog (and its window) for its return.
+  }
+
   pendingCounts(): ReadonlyMap<string, number> {
     return this.journal.pendingCounts();
   }
@@ -138,6 +142,10 @@ export class JournalBacklog implements Backlog {
 
   /** A rebuilt pipeline's observer and log apply from now on. */
   configure(options: BacklogOptions): void {
+    // A new observer (an endpoint that returned) starts from what is pending here.
+    if (options.observer !== this.#observer && this.#pending > 0) {
+      options.observer.restorePending(this.#pending);
+    }
     this.#observer = options.observer;
     this.#log = options.log;
   }

@@ -12,7 +12,7 @@ import type { RelayMetrics } from './registry.ts';
  */
 export class JournalView {
   readonly journal: Journal;
-  readonly #configured: ReadonlySet<string>;
+  #configured: ReadonlySet<string>;
   orphans = new Map<string, number>();
 
   constructor(journal: Journal, configured: ReadonlySet<string>, pending: Map<string, number>) {
@@ -21,7 +21,18 @@ export class JournalView {
     this.refresh(pending);
   }
 
-  refresh(pending: Map<string, number> = this.journal.pendingCounts()): void {
+  /** After a reload: which endpoints are configured now. */
+  configure(configured: ReadonlySet<string>): void {
+    this.#configured = configured;
+    this.refresh();
+  }
+
+  refresh(pending?: Map<string, number>): void {
+    if (pending === undefined) {
+      // Committed first, so that the count sees every ack this process made.
+      this.journal.flush();
+      pending = this.journal.pendingCounts();
+    }
     this.orphans = new Map([...pending].filter(([name]) => !this.#configured.has(name)));
   }
 }
@@ -32,7 +43,7 @@ export class JournalView {
  */
 export function registerBacklogMetrics(
   metrics: RelayMetrics,
-  endpoints: readonly Endpoint[],
+  endpoints: () => readonly Endpoint[],
   clock: Clock,
   view: JournalView | undefined,
 ): void {
@@ -44,7 +55,8 @@ export function registerBacklogMetrics(
     registers,
     collect() {
       const now = clock.now();
-      for (const e of endpoints) {
+      this.reset();
+      for (const e of endpoints()) {
         const at = e.loop?.oldestAcceptedAt();
         this.labels(e.config.name).set(at === undefined ? 0 : Math.max(0, now - at) / 1000);
       }
@@ -66,7 +78,7 @@ export function registerBacklogMetrics(
     registers,
     collect() {
       this.reset();
-      for (const e of endpoints) this.labels(e.config.name).set(0);
+      for (const e of endpoints()) this.labels(e.config.name).set(0);
       for (const [name, n] of view.journal.deadLetterCounts()) this.labels(name).set(n);
     },
   });

@@ -56,6 +56,23 @@ export class EndpointStats implements EndpointListener {
     this.#prom.deadLettered.inc(0);
   }
 
+  /**
+   * The endpoint left the config: its label sets leave /metrics (its backlog, if any, is
+   * shown as orphaned instead).
+   */
+  forget(): void {
+    const m = this.#metrics;
+    const name = this.#endpoint;
+    for (const type of ['Events', 'Successes', 'Failures', 'Errors']) m.events.remove(type, name);
+    m.pending.remove(name);
+    m.dropped.remove(name);
+    m.deadLettered.remove(name);
+    m.deliveryLatency.remove(name);
+    m.requestEvents.remove(name);
+    for (const outcome of ['success', 'failure', 'error']) m.attemptDuration.remove(name, outcome);
+    for (const { key } of this.#statusCounters.values()) m.statuses.remove(key, name);
+  }
+
   /** Events found undelivered in the journal at start: pending, though not queued now. */
   restorePending(count: number): void {
     this.pending += count;

@@ -18,6 +18,7 @@ export function expvar(
   ingest: IngestStats,
   startedAt: number,
   journal?: JournalView,
+  config?: unknown,
 ) {
   const mem = process.memoryUsage();
   const dead = journal?.journal.deadLetterCounts();
@@ -56,6 +57,7 @@ export function expvar(
     },
     relay: {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      ...(config === undefined ? {} : { config }),
       ingest: {
         events: ingest.events,
         duplicates: ingest.duplicates,

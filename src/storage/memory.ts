@@ -50,6 +50,10 @@ export class MemoryStorage implements Storage {
     return backlog;
   }
 
+  forget(endpoint: string): void {
+    this.#backlogs.delete(endpoint);
+  }
+
   pendingCounts(): ReadonlyMap<string, number> {
     return new Map([...this.#backlogs].map(([name, b]) => [name, b.pending]));
   }
@@ -88,6 +92,10 @@ export class MemoryBacklog implements Backlog {
   /** A rebuilt pipeline's options apply from now on. */
   configure(options: BacklogOptions): void {
     this.#maxPending = options.maxPending;
+    // A new observer (an endpoint that returned) starts from what is pending here.
+    if (options.observer !== this.#observer && this.pending > 0) {
+      options.observer.restorePending(this.pending);
+    }
     this.#observer = options.observer;
     this.#log = options.log;
   }

@@ -21,6 +21,11 @@ export interface Storage {
   readonly durable: boolean;
   append(events: readonly RelayEvent[], targets: readonly (readonly string[])[]): Promise<void>;
   backlog(endpoint: string, options: BacklogOptions): Backlog;
+  /**
+   * The endpoint is no longer configured and its backlog is empty or given up: memory
+   * drops it; a durable backend keeps what it holds for when the endpoint returns.
+   */
+  forget(endpoint: string): void;
   /** Undelivered events per endpoint, configured or not. */
   pendingCounts(): ReadonlyMap<string, number>;
   /** Ids accepted within the re-send window before `now`, oldest first (durable backends). */

@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import type { Route } from './broadcaster.ts';
+import type { Clock } from './clock.ts';
+import type { EndpointConfig } from './config/schema.ts';
+import { buildEndpoint, type Endpoint } from './endpoint/pipeline.ts';
+import type { EventFacts } from './event.ts';
+import type { RelayMetrics } from './metrics/registry.ts';
+import type { Storage } from './storage/storage.ts';
+
+/** What applying a config changed, by endpoint name. */
+export interface ApplyReport {
+  readonly added: readonly string[];
+  /** Changed endpoints and the keys that changed. */
+  readonly changed: readonly { readonly name: string; readonly keys: readonly string[] }[];
+  readonly removed: readonly string[];
+}
+
+export interface EndpointSetDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: RelayMetrics;
+  readonly env: NodeJS.ProcessEnv;
+  readonly storage: Storage;
+  /** How long a removed or changed endpoint may finish what it has in flight. */
+  readonly handoverMs: () => number;
+  /** A removed endpoint finished what it had in flight. */
+  readonly onRetired?: (name: string) => void;
+}
+
+/**
+ * The configured endpoints, applied by name the way go-events' Broadcaster adds and
+ * removes sinks: start and reload are the same code path.
+ * - unchanged: keeps running untouched (connections, breaker, requests in flight);
+ * - changed: stops leasing, lets its requests in flight finish (up to `handoverMs`, then
+ *   they go back to the backlog), and a pipeline built from the new config continues the
+ *   same backlog: new URL, headers, format or signing apply to every event not yet
+ *   delivered;
+ * - removed: takes no new events at once; with durable storage its backlog is kept for
+ *   when it returns, in memory it is drained until `handoverMs` and the rest logged;
+ * - added: starts with the events accepted from now on.
+ * Its routes change synchronously with `apply`, so every event accepted after it returns
+ * goes by the new config.
+ */
+export class EndpointSet {
+  readonly #deps: EndpointSetDeps;
+  #endpoints = new Map<string, Endpoint>();
+  #routes: Route[] = [];
+  /** Endpoints changing or going away: finishing their requests in flight. */
+  readonly #retiring = new Set<Promise<void>>();
+
+  constructor(deps: EndpointSetDeps) {
+    this.#deps = deps;
+  }
+
+  get list(): readonly Endpoint[] {
+    return [...this.#endpoints.values()];
+  }
+
+  get routes(): readonly Route[] {
+    return this.#routes;
+  }
+
+  apply(configs: readonly EndpointConfig[]): ApplyReport {
+    const next = new Map<string, Endpoint>();
+    const added: string[] = [];
+    const changed: { name: string; keys: string[] }[] = [];
+    for (const config of configs) {
+      const current = this.#endpoints.get(config.name);
+      if (current === undefined) {
+        next.set(config.name, this.#build(config));
+        added.push(config.name);
+        continue;
+      }
+      const keys = changedKeys(current.config, config);
+      if (keys.length === 0) {
+        next.set(config.name, current);
+        continue;
+      }
+      changed.push({ name: config.name, keys });
+      // The old pipeline stops leasing now; the new one takes over the backlog once the
+      // old one's requests in flight are done, so no event goes to both URLs.
+      const handedOver = this.#retire(current, 'changed');
+      next.set(config.name, this.#build(config, current, handedOver));
+    }
+    const removed: string[] = [];
+    for (const [name, endpoint] of this.#endpoints) {
+      if (next.has(name)) continue;
+      removed.push(name);
+      void this.#retire(endpoint, 'removed').then(() => {
+        endpoint.stats.forget();
+        this.#deps.metrics.filtered.remove(name);
+        this.#deps.onRetired?.(name);
+      });
+    }
+    this.#endpoints = next;
+    this.#routes = [...next.values()].flatMap((e) =>
+      e.loop === undefined ? [] : [this.#route(e)],
+    );
+    return { added, changed, removed };
+  }
+
+  /** Delivers what is pending, everywhere, until `timeoutMs`; then abandons the rest. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const loops = this.list.flatMap((e) => (e.loop === undefined ? [] : [e.loop]));
+    const deadline = new AbortController();
+    const closed = Promise.all([...loops.map((l) => l.close()), ...this.#retiring]).then(
+      () => true,
+    );
+    const timedOut = this.#deps.clock.sleep(timeoutMs, deadline.signal).then(() => false);
+    const drained = await Promise.race([closed, timedOut]);
+    deadline.abort();
+    if (!drained) this.destroy();
+    return drained;
+  }
+
+  destroy(): void {
+    for (const e of this.#endpoints.values()) e.loop?.destroy();
+  }
+
+  #build(config: EndpointConfig, previous?: Endpoint, after?: Promise<void>): Endpoint {
+    return buildEndpoint(config, {
+      clock: this.#deps.clock,
+      log: this.#deps.log,
+      metrics: this.#deps.metrics,
+      env: this.#deps.env,
+      storage: this.#deps.storage,
+      ...(previous === undefined ? {} : { stats: previous.stats }),
+      ...(after === undefined ? {} : { startAfter: after }),
+    });
+  }
+
+  /** Stops `endpoint` taking events and lets it finish what is in flight, up to handoverMs. */
+  #retire(endpoint: Endpoint, why: 'changed' | 'removed'): Promise<void> {
+    const loop = endpoint.loop;
+    if (loop === undefined) return Promise.resolve();
+    const log = this.#deps.log.child({ endpoint: endpoint.config.name });
+    const durable = this.#deps.storage.durable;
+    // A removed endpoint in memory mode has nowhere to keep its backlog: it drains.
+    const work = why === 'removed' && !durable ? loop.close() : loop.stop();
+    const deadline = new AbortController();
+    const timedOut = this.#deps.clock.sleep(this.#deps.handoverMs(), deadline.signal);
+    const done = Promise.race([work, timedOut]).then(() => {
+      deadline.abort();
+      loop.destroy();
+      if (why !== 'removed') return;
+      if (durable) {
+        const pending = endpoint.backlog?.pending ?? 0;
+        if (pending > 0) {
+          log.warn(
+            { pending },
+            'endpoint removed from the config: its undelivered events stay in the journal until it returns or `registry-relay journal purge --endpoint NAME`',
+          );
+        }
+        return;
+      }
+      const left = endpoint.backlog?.lease(Number.MAX_SAFE_INTEGER) ?? [];
+      endpoint.backlog?.ack(left);
+      this.#deps.storage.forget(endpoint.config.name);
+      if (left.length > 0) {
+        log.warn(
+          { undelivered: left.length, eventIds: left.map((e) => e.id) },
+          'endpoint removed from the config: these events were not delivered',
+        );
+      }
+    });
+    this.#retiring.add(done);
+    void done.finally(() => this.#retiring.delete(done));
+    return done;
+  }
+
+  #route(e: Endpoint): Route {
+    const filtered = this.#deps.metrics.filtered.labels(e.config.name);
+    filtered.inc(0);
+    return {
+      name: e.config.name,
+      accepts: (facts: EventFacts): boolean => {
+        if (e.filter.accepts(facts)) return true;
+        filtered.inc();
+        return false;
+      },
+    };
+  }
+}
+
+/** The top-level keys of an endpoint's config that differ (TLS files compared by content). */
+export function changedKeys(before: EndpointConfig, after: EndpointConfig): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  const a = before as unknown as Record<string, unknown>;
+  const b = after as unknown as Record<string, unknown>;
+  return [...keys].filter((k) => canonical(a[k]) !== canonical(b[k])).sort();
+}
+
+/** JSON with object keys in a stable order and buffers (TLS files) as base64; `-` for none. */
+function canonical(value: unknown): string {
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const record = v as Record<string, unknown>;
+    // JSON.stringify hands a Buffer over as its toJSON(): {type: 'Buffer', data: [...]}.
+    if (record['type'] === 'Buffer' && Array.isArray(record['data'])) {
+      return Buffer.from(record['data'] as number[]).toString('base64');
+    }
+    return Object.fromEntries(
+      Object.keys(record)
+        .sort()
+        .map((k) => [k, record[k]]),
+    );
+  }) as string | undefined;
+  return text ?? '-';
+}

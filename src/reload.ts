@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { Clock } from './clock.ts';
+import type { RelayConfig } from './config/schema.ts';
+import type { ApplyReport } from './endpoint-set.ts';
+import type { RelayMetrics } from './metrics/registry.ts';
+
+/** What one reload came to; `problems` names every reason it failed. */
+export type ReloadOutcome =
+  | ({ readonly ok: true; readonly hash: string } & ApplyReport)
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * Keys that a running relay cannot change: its listeners are bound and its storage is open.
+ * A reload that changes one is refused whole, naming the keys, and changes nothing.
+ */
+export function liveChangeRefusals(current: RelayConfig, next: RelayConfig): string[] {
+  const fixed: [string, unknown, unknown][] = [
+    ['http.addr', current.http.addr, next.http.addr],
+    ['http.debug.addr', current.http.debug.addr, next.http.debug.addr],
+    ['http.maxBodySize', current.http.maxBodySize, next.http.maxBodySize],
+    ['http.dedup', current.http.dedup, next.http.dedup],
+    ['storage', current.storage, next.storage],
+  ];
+  return fixed
+    .filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b))
+    .map(([key]) => `${key}: cannot change while the relay runs; restart it to apply this change`);
+}
+
+/** A short digest of the config in force, to tell which one each relay runs. */
+export function configHash(config: RelayConfig): string {
+  const text = JSON.stringify(config, (_k, v: unknown) =>
+    Buffer.isBuffer(v) ? v.toString('base64') : v,
+  );
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** Counts and remembers reloads: the metrics, the log line, `relay.config` in /debug/vars. */
+export class ConfigReloads {
+  readonly #clock: Clock;
+  readonly #total;
+  readonly #lastSuccess;
+  readonly #hashInfo;
+  #hash: string;
+  #loadedAt: number;
+  #last: { at: string; outcome: ReloadOutcome } | undefined;
+  #counts = { success: 0, failure: 0 };
+
+  constructor(metrics: RelayMetrics, config: RelayConfig, clock: Clock) {
+    this.#clock = clock;
+    const registers = [metrics.register];
+    this.#total = new Counter({
+      name: 'relay_config_reloads_total',
+      help: 'Config reloads (SIGHUP, `registry-relay reload`), by result.',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    this.#total.labels('success').inc(0);
+    this.#total.labels('failure').inc(0);
+    this.#lastSuccess = new Gauge({
+      name: 'relay_config_last_reload_success_timestamp_seconds',
+      help: 'When the config in force was loaded (at start or by the last successful reload).',
+      registers,
+    });
+    this.#hashInfo = new Gauge({
+      name: 'relay_config_hash',
+      help: 'The config in force, as a short digest in the hash label; always 1.',
+      labelNames: ['hash'] as const,
+      registers,
+    });
+    this.#hash = configHash(config);
+    this.#loadedAt = Date.now();
+    this.#lastSuccess.set(this.#loadedAt / 1000);
+    this.#hashInfo.labels(this.#hash).set(1);
+  }
+
+  succeeded(config: RelayConfig, report: ApplyReport, log: Logger): ReloadOutcome {
+    const hash = configHash(config);
+    this.#hashInfo.reset();
+    this.#hashInfo.labels(hash).set(1);
+    this.#hash = hash;
+    this.#loadedAt = Date.now();
+    this.#lastSuccess.set(this.#loadedAt / 1000);
+    this.#total.labels('success').inc();
+    this.#counts.success += 1;
+    const outcome: ReloadOutcome = { ok: true, hash, ...report };
+    this.#last = { at: new Date(this.#loadedAt).toISOString(), outcome };
+    log.info(
+      { hash, added: report.added, changed: report.changed, removed: report.removed },
+      `config reloaded: ${String(report.added.length)} added, ${String(report.changed.length)} changed, ${String(report.removed.length)} removed`,
+    );
+    return outcome;
+  }
+
+  failed(problems: readonly string[], log: Logger): ReloadOutcome {
+    this.#total.labels('failure').inc();
+    this.#counts.failure += 1;
+    const outcome: ReloadOutcome = { ok: false, problems };
+    this.#last = { at: new Date(this.#clock.now()).toISOString(), outcome };
+    log.error(
+      { problems, hash: this.#hash },
+      `config reload failed, still running on the previous config:\n  ${problems.join('\n  ')}`,
+    );
+    return outcome;
+  }
+
+  /** `relay.config` in /debug/vars. */
+  status() {
+    return {
+      hash: this.#hash,
+      loadedAt: new Date(this.#loadedAt).toISOString(),
+      reloads: { ...this.#counts },
+      ...(this.#last === undefined ? {} : { last: { at: this.#last.at, ...this.#last.outcome } }),
+    };
+  }
+}
