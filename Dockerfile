@@ -42,6 +42,7 @@ EXPOSE 5080 5081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:5081/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM starts a graceful drain bounded by shutdown.timeout; give docker stop more than that.
+# SIGHUP (`docker kill -s HUP`) reloads the config file without a restart.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["--config", "/etc/registry-relay/config.yml"]

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { RelayConfig } from './config/schema.ts';
 import { buildDebugApp } from './debug/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
-import type { Endpoint } from './endpoint/pipeline.ts';
+import type { Endpoint } from './pipeline.ts';
 import { ConfigReloads, liveChangeRefusals, type ReloadOutcome } from './reload.ts';
 import { BearerTokens } from './ingest/auth.ts';
 import { RecentIds } from './ingest/recent-ids.ts';

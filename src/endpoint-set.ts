@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Route } from './broadcaster.ts';
 import type { Clock } from './clock.ts';
 import type { EndpointConfig } from './config/schema.ts';
-import { buildEndpoint, type Endpoint } from './endpoint/pipeline.ts';
+import { buildEndpoint, type Endpoint } from './pipeline.ts';
 import type { EventFacts } from './event.ts';
 import type { RelayMetrics } from './metrics/registry.ts';
 import type { Storage } from './storage/storage.ts';

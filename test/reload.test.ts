@@ -222,6 +222,20 @@ describe('reloads that change nothing', () => {
     );
     assert.equal(invalid.status, 2);
     assert.match(invalid.stderr, /configure at least one endpoint[\s\S]*not sent/);
-    await relay.kill('SIGTERM');
+    assert.equal(await relay.kill('SIGTERM'), 0);
+    // Once the relay is gone (its pid file with it), the command says so.
+    writeFileSync(
+      file,
+      stringify({ ...base, notifications: { endpoints: [{ name: 'a', url: a.url }] } }),
+    );
+    const gone = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'reload', '--config', file],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(gone.status, 1);
+    assert.match(gone.stderr, /no relay runs on .*: no pid file/);
   });
 });

@@ -1,6 +1,6 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
-import type { Endpoint } from '../endpoint/pipeline.ts';
+import type { Endpoint } from '../pipeline.ts';
 import type { JournalView } from '../metrics/backlog.ts';
 import { expvar } from '../metrics/expvar.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import { Deque } from '../endpoint/deque.ts';
+import { Deque } from '../deque.ts';
 
 /**
  * Event ids accepted within the last `windowMs`, at most `maxIds` of them. The registry

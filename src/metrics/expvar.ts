@@ -1,4 +1,4 @@
-import type { Endpoint } from '../endpoint/pipeline.ts';
+import type { Endpoint } from '../pipeline.ts';
 import { redactUrl } from '../endpoint/redact.ts';
 import type { JournalView } from './backlog.ts';
 import type { IngestStats } from './ingest-stats.ts';

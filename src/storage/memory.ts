@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Deque } from '../endpoint/deque.ts';
+import { Deque } from '../deque.ts';
 import type { RelayEvent } from '../event.ts';
 import {
   StorageUnavailableError,

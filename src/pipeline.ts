@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.ts';
-import type { EndpointConfig, FormatConfig } from '../config/endpoint.ts';
-import type { RelayMetrics } from '../metrics/registry.ts';
-import { EndpointStats } from '../metrics/endpoint-stats.ts';
-import type { Backlog, Storage } from '../storage/storage.ts';
-import { DeliveryLoop, type DeliveryPolicy } from './delivery-loop.ts';
-import { Breaker } from './breaker.ts';
-import { Filter } from './filter.ts';
-import { cloudEventsFormat } from './format/cloudevents.ts';
-import { envelopeFormat } from './format/envelope.ts';
-import type { Format } from './format/format.ts';
-import { slackFormat } from './format/slack.ts';
-import { templateFormat } from './format/template.ts';
-import { HttpSink } from './http.ts';
-import { RetryingSink } from './retry.ts';
-import { Signer } from './signing.ts';
-import { buildTransport } from './transport.ts';
+import type { Clock } from './clock.ts';
+import type { EndpointConfig, FormatConfig } from './config/endpoint.ts';
+import type { RelayMetrics } from './metrics/registry.ts';
+import { EndpointStats } from './metrics/endpoint-stats.ts';
+import type { Backlog, Storage } from './storage/storage.ts';
+import { DeliveryLoop, type DeliveryPolicy } from './endpoint/delivery-loop.ts';
+import { Breaker } from './endpoint/breaker.ts';
+import { Filter } from './endpoint/filter.ts';
+import { cloudEventsFormat } from './endpoint/format/cloudevents.ts';
+import { envelopeFormat } from './endpoint/format/envelope.ts';
+import type { Format } from './endpoint/format/format.ts';
+import { slackFormat } from './endpoint/format/slack.ts';
+import { templateFormat } from './endpoint/format/template.ts';
+import { HttpSink } from './endpoint/http.ts';
+import { RetryingSink } from './endpoint/retry.ts';
+import { Signer } from './endpoint/signing.ts';
+import { buildTransport } from './endpoint/transport.ts';
 
 /** One configured destination: its config, its figures and, unless disabled, its pipeline. */
 export interface Endpoint {
