@@ -4,7 +4,8 @@
 // the relay is a child process that is SIGKILLed mid-stream and started again on the same
 // directory. Each case asserts: every event ingest answered 2xx for was delivered (answered
 // 2xx by the receiver); duplicates only after a kill and within the in-flight bound; order
-// kept at concurrency 1; every request signed. A new feature adds a dimension here.
+// kept at concurrency 1; every request signed. Mid-stream the config is reloaded with the
+// endpoint changed (its pipeline rebuilt over the same backlog). A new feature joins here.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -13,8 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { closedAfterTests, envelope, pushEvent, V1, waitUntil, type Received } from './helpers.ts';
-import { spawnRelay } from './relay-process.ts';
+import {
+  closedAfterTests,
+  envelope,
+  makeConfig,
+  pushEvent,
+  V1,
+  waitUntil,
+  type Received,
+} from './helpers.ts';
+import { spawnRelay, writeRelayConfig } from './relay-process.ts';
 
 const scope = closedAfterTests();
 
@@ -38,6 +47,8 @@ interface Case {
 
 /** Events per case, in requests of 1 to 4 events from one client (so acceptance order is known). */
 const EVENTS = 240;
+/** The config is reloaded (the endpoint changed) once this many events were acknowledged. */
+const RELOAD_AFTER = 60;
 /** With the journal: the relay is killed once this many events were acknowledged. */
 const KILL_AFTER = 120;
 
@@ -91,8 +102,10 @@ async function caseReceiver(c: Case, secret: string) {
   const delivered: string[] = [];
   const badSignatures: string[] = [];
   let requests = 0;
+  const generations = new Set<string>();
   const ok = (req: Received, res: ServerResponse): void => {
     delivered.push(...idsIn(req.body));
+    generations.add(String(req.headers['x-config-generation'] ?? '1'));
     res.writeHead(200).end();
   };
   const receiver = await scope.receiver((req, res) => {
@@ -112,7 +125,7 @@ async function caseReceiver(c: Case, secret: string) {
       ok(req, res);
     }
   });
-  return { url: receiver.url, delivered, badSignatures, requests: () => requests };
+  return { url: receiver.url, delivered, badSignatures, generations, requests: () => requests };
 }
 
 /** Posts events from one client, 1 to 4 per request; returns the ids answered 2xx, in order. */
@@ -153,12 +166,16 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     format: formatConfig(c),
     signing: { secret },
   };
+  // The reload changes the endpoint (a header), so its pipeline is rebuilt mid-stream.
+  const changed = { ...endpoint, headers: { 'x-config-generation': '2' } };
   const acked: string[] = [];
   const sent: string[] = [];
   const counter = { next: 0 };
 
   if (c.storage === 'memory') {
     const relay = await scope.relay([endpoint]);
+    await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent);
+    assert.ok(relay.relay.reload(makeConfig([changed])).ok);
     await stream(relay.ingestUrl, counter, EVENTS, acked, sent);
     await waitUntil(
       () => covers(rx.delivered, acked),
@@ -173,10 +190,15 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
       notifications: { endpoints: [endpoint] },
     };
     const first = await spawnRelay(config, dir);
+    await stream(first.ingest, counter, RELOAD_AFTER, acked, sent);
+    const reloaded = { ...config, notifications: { endpoints: [changed] } };
+    writeRelayConfig(reloaded, dir);
+    process.kill(first.pid, 'SIGHUP');
+    await waitForReload(first.debug);
     await stream(first.ingest, counter, KILL_AFTER, acked, sent);
     // Mid-stream: deliveries of the last requests are still in flight or unacknowledged.
     await first.kill('SIGKILL');
-    const second = await spawnRelay(config, dir);
+    const second = await spawnRelay(reloaded, dir);
     await stream(second.ingest, counter, EVENTS, acked, sent);
     await waitUntil(
       () => covers(rx.delivered, acked),
@@ -187,6 +209,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   }
 
   assert.deepEqual(rx.badSignatures, [], 'every request carries a valid signature');
+  assert.ok(rx.generations.has('2'), 'requests after the reload carry the new header');
   const known = new Set(sent);
   for (const id of rx.delivered) assert.ok(known.has(id), `delivered ${id}, which was never sent`);
   const duplicates = rx.delivered.length - new Set(rx.delivered).size;
@@ -203,6 +226,19 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     assert.deepEqual(firstSeen, acked, 'delivered in acceptance order');
   }
   return { duplicates, requests: rx.requests() };
+}
+
+async function waitForReload(debugUrl: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const vars = (await (await fetch(`${debugUrl}/debug/vars`)).json()) as {
+      relay: { config: { reloads: { success: number; failure: number } } };
+    };
+    const { success, failure } = vars.relay.config.reloads;
+    assert.equal(failure, 0, 'the reload failed');
+    if (success === 1) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('no reload within 4 s of SIGHUP');
 }
 
 function covers(delivered: readonly string[], acked: readonly string[]): boolean {

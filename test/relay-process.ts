@@ -26,6 +26,20 @@ function killLeftovers(): void {
 // registered inside a test would run when that test ends and kill its neighbours' relays.
 after(killLeftovers);
 
+/** Writes `dir/relay.yaml` as spawnRelay does (a relay reads it again on SIGHUP). */
+export function writeRelayConfig(config: Record<string, unknown>, dir: string): string {
+  const file = join(dir, 'relay.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
+      shutdown: { timeout: '100ms' },
+      ...config,
+    }),
+  );
+  return file;
+}
+
 export interface RelayProcess {
   readonly ingest: string;
   readonly debug: string;
@@ -45,15 +59,7 @@ export async function spawnRelay(
   dir: string,
   nodeArgs: string[] = [],
 ): Promise<RelayProcess> {
-  const file = join(dir, 'relay.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
-      shutdown: { timeout: '100ms' },
-      ...config,
-    }),
-  );
+  const file = writeRelayConfig(config, dir);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, '--config', file], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
