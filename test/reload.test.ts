@@ -15,6 +15,12 @@ import { spawnRelay } from './relay-process.ts';
 const scope = closedAfterTests();
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 
+/** `registry-relay reload --config FILE`, as an operator runs it. */
+const reloadCommand = (file: string) =>
+  spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'reload', '--config', file], {
+    encoding: 'utf8',
+  });
+
 const exactlyOnce = (ids: readonly string[], expected: readonly string[]): void => {
   assert.equal(ids.length, new Set(ids).size, 'no duplicates');
   const got = new Set(ids);
@@ -197,13 +203,7 @@ describe('reloads that change nothing', () => {
         },
       }),
     );
-    const reload = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', MAIN, 'reload', '--config', file],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const reload = reloadCommand(file);
     assert.equal(reload.status, 0, reload.stdout + reload.stderr);
     assert.match(reload.stdout, /sent SIGHUP to the relay on .* \(pid \d+\)/);
     assert.match(reload.stdout, /reloaded: added b; changed none; removed none/);
@@ -213,13 +213,7 @@ describe('reloads that change nothing', () => {
     assert.equal(a.ids().length, 3);
     // An invalid file is not sent at all: the command names the problems and exits 2.
     writeFileSync(file, stringify({ ...base, notifications: { endpoints: [] } }));
-    const invalid = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', MAIN, 'reload', '--config', file],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const invalid = reloadCommand(file);
     assert.equal(invalid.status, 2);
     assert.match(invalid.stderr, /configure at least one endpoint[\s\S]*not sent/);
     assert.equal(await relay.kill('SIGTERM'), 0);
@@ -228,13 +222,7 @@ describe('reloads that change nothing', () => {
       file,
       stringify({ ...base, notifications: { endpoints: [{ name: 'a', url: a.url }] } }),
     );
-    const gone = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', MAIN, 'reload', '--config', file],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const gone = reloadCommand(file);
     assert.equal(gone.status, 1);
     assert.match(gone.stderr, /no relay runs on .*: no pid file/);
   });
