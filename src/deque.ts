@@ -15,19 +15,17 @@ export class Deque<T> {
     this.#items.push(item);
   }
 
-  /** Puts `item` back at the front. */
-  unshift(item: T): void {
-    if (this.#head > 0) {
-      this.#head -= 1;
-      this.#items[this.#head] = item;
-    } else {
-      this.#items.unshift(item);
+  /** Puts `items` back at the front, in their order (before what is there now). */
+  unshift(items: readonly T[]): void {
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i] as T;
+      if (this.#head > 0) {
+        this.#head -= 1;
+        this.#items[this.#head] = item;
+      } else {
+        this.#items.unshift(item);
+      }
     }
-  }
-
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
   }
 
   /** The first item, left in place. */

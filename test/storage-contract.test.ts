@@ -112,6 +112,19 @@ for (const backend of BACKENDS) {
       storage.close();
     });
 
+    it('puts several events retried later back first, in their order', async () => {
+      const { storage } = backend.open();
+      const a = storage.backlog('a', options(observer().o));
+      const events = [event(), event(), event(), event()];
+      await storage.append(
+        events,
+        events.map(() => ['a']),
+      );
+      a.retryLater(a.lease(3));
+      assert.deepEqual(ids(a.lease(4)), ids(events));
+      storage.close();
+    });
+
     it('returns the same backlog for the same endpoint, so a rebuilt pipeline continues it', async () => {
       const { storage } = backend.open();
       const first = storage.backlog('a', options(observer().o));

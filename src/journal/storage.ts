@@ -194,10 +194,7 @@ export class JournalBacklog implements Backlog {
 
   retryLater(events: readonly RelayEvent[]): void {
     this.#leased -= events.length;
-    for (let i = events.length - 1; i >= 0; i--) {
-      const event = events[i];
-      if (event !== undefined) this.#memory.unshift(event);
-    }
+    this.#memory.unshift(events);
     if (events.length > 0) this.onAvailable?.();
   }
 

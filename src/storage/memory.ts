@@ -144,10 +144,7 @@ export class MemoryBacklog implements Backlog {
 
   retryLater(events: readonly RelayEvent[]): void {
     this.#leased -= events.length;
-    for (let i = events.length - 1; i >= 0; i--) {
-      const event = events[i];
-      if (event !== undefined) this.#waiting.unshift(event);
-    }
+    this.#waiting.unshift(events);
     if (events.length > 0) this.onAvailable?.();
   }
 
