@@ -23,7 +23,7 @@ import {
   waitUntil,
   type Received,
 } from './helpers.ts';
-import { spawnRelay, writeRelayConfig } from './relay-process.ts';
+import { configReloads, spawnRelay, writeRelayConfig } from './relay-process.ts';
 
 const scope = closedAfterTests();
 
@@ -230,10 +230,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
 
 async function waitForReload(debugUrl: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const vars = (await (await fetch(`${debugUrl}/debug/vars`)).json()) as {
-      relay: { config: { reloads: { success: number; failure: number } } };
-    };
-    const { success, failure } = vars.relay.config.reloads;
+    const { success, failure } = await configReloads(debugUrl);
     assert.equal(failure, 0, 'the reload failed');
     if (success === 1) return;
     await new Promise((r) => setTimeout(r, 10));

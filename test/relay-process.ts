@@ -40,6 +40,16 @@ export function writeRelayConfig(config: Record<string, unknown>, dir: string): 
   return file;
 }
 
+/** The config reloads a relay counted so far, from `relay.config` in its /debug/vars. */
+export async function configReloads(
+  debugUrl: string,
+): Promise<{ success: number; failure: number }> {
+  const vars = (await (await fetch(`${debugUrl}/debug/vars`)).json()) as {
+    relay: { config: { reloads: { success: number; failure: number } } };
+  };
+  return vars.relay.config.reloads;
+}
+
 export interface RelayProcess {
   readonly ingest: string;
   readonly debug: string;

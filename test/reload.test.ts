@@ -3,14 +3,13 @@
 // `registry-relay reload` on a real process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { stringify } from 'yaml';
 import { closedAfterTests, envelope, makeConfig, pushEvent, V1, waitUntil } from './helpers.ts';
 import { freePort } from './registry-process.ts';
-import { spawnRelay } from './relay-process.ts';
+import { configReloads, spawnRelay, writeRelayConfig } from './relay-process.ts';
 
 const scope = closedAfterTests();
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
@@ -154,7 +153,6 @@ describe('reloads that change nothing', () => {
       { ...base, notifications: { endpoints: [{ name: 'a', url: a.url }] } },
       dir,
     );
-    const file = join(dir, 'relay.yaml');
     const post = async (): Promise<void> => {
       const res = await fetch(`${relay.ingest}/events`, {
         method: 'POST',
@@ -163,26 +161,16 @@ describe('reloads that change nothing', () => {
       });
       assert.equal(res.status, 202);
     };
-    const reloads = async (): Promise<{ success: number; failure: number }> => {
-      const vars = (await (await fetch(`${relay.debug}/debug/vars`)).json()) as {
-        relay: { config: { reloads: { success: number; failure: number } } };
-      };
-      return vars.relay.config.reloads;
-    };
+    const reloads = () => configReloads(relay.debug);
+    /** Rewrites the file the relay runs on with these endpoints. */
+    const writeEndpoints = (endpoints: Record<string, unknown>[]): string =>
+      writeRelayConfig({ ...base, notifications: { endpoints } }, dir);
     await post();
     // Invalid: a bad regex, an unknown key and an unset variable, all at once.
-    writeFileSync(
-      file,
-      stringify({
-        ...base,
-        notifications: {
-          endpoints: [
-            { name: 'a', url: a.url, filter: { repositories: ['/([/'] } },
-            { name: 'b', url: '${NOT_SET_ANYWHERE}', colour: 'red' },
-          ],
-        },
-      }),
-    );
+    const file = writeEndpoints([
+      { name: 'a', url: a.url, filter: { repositories: ['/([/'] } },
+      { name: 'b', url: '${NOT_SET_ANYWHERE}', colour: 'red' },
+    ]);
     process.kill(relay.pid, 'SIGHUP');
     for (let i = 0; (await reloads()).failure === 0; i++) {
       assert.ok(i < 200, 'the failed reload is counted');
@@ -191,18 +179,10 @@ describe('reloads that change nothing', () => {
     await post();
     await a.waitFor(2);
     // A valid file through the reload command: it signals and reports the outcome.
-    writeFileSync(
-      file,
-      stringify({
-        ...base,
-        notifications: {
-          endpoints: [
-            { name: 'a', url: a.url },
-            { name: 'b', url: b.url },
-          ],
-        },
-      }),
-    );
+    writeEndpoints([
+      { name: 'a', url: a.url },
+      { name: 'b', url: b.url },
+    ]);
     const reload = reloadCommand(file);
     assert.equal(reload.status, 0, reload.stdout + reload.stderr);
     assert.match(reload.stdout, /sent SIGHUP to the relay on .* \(pid \d+\)/);
@@ -212,16 +192,13 @@ describe('reloads that change nothing', () => {
     await b.waitFor(1);
     assert.equal(a.ids().length, 3);
     // An invalid file is not sent at all: the command names the problems and exits 2.
-    writeFileSync(file, stringify({ ...base, notifications: { endpoints: [] } }));
+    writeEndpoints([]);
     const invalid = reloadCommand(file);
     assert.equal(invalid.status, 2);
     assert.match(invalid.stderr, /configure at least one endpoint[\s\S]*not sent/);
     assert.equal(await relay.kill('SIGTERM'), 0);
     // Once the relay is gone (its pid file with it), the command says so.
-    writeFileSync(
-      file,
-      stringify({ ...base, notifications: { endpoints: [{ name: 'a', url: a.url }] } }),
-    );
+    writeEndpoints([{ name: 'a', url: a.url }]);
     const gone = reloadCommand(file);
     assert.equal(gone.status, 1);
     assert.match(gone.stderr, /no relay runs on .*: no pid file/);
