@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Route } from './broadcaster.ts';
 import type { Clock } from './clock.ts';
+import { canonicalJson } from './config/canonical.ts';
 import type { EndpointConfig } from './config/schema.ts';
 import { buildEndpoint, type Endpoint } from './pipeline.ts';
 import type { EventFacts } from './event.ts';
@@ -187,23 +188,5 @@ export function changedKeys(before: EndpointConfig, after: EndpointConfig): stri
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
   const a = before as unknown as Record<string, unknown>;
   const b = after as unknown as Record<string, unknown>;
-  return [...keys].filter((k) => canonical(a[k]) !== canonical(b[k])).sort();
-}
-
-/** JSON with object keys in a stable order and buffers (TLS files) as base64; `-` for none. */
-function canonical(value: unknown): string {
-  const text = JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const record = v as Record<string, unknown>;
-    // JSON.stringify hands a Buffer over as its toJSON(): {type: 'Buffer', data: [...]}.
-    if (record['type'] === 'Buffer' && Array.isArray(record['data'])) {
-      return Buffer.from(record['data'] as number[]).toString('base64');
-    }
-    return Object.fromEntries(
-      Object.keys(record)
-        .sort()
-        .map((k) => [k, record[k]]),
-    );
-  }) as string | undefined;
-  return text ?? '-';
+  return [...keys].filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k])).sort();
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Clock } from './clock.ts';
+import { canonicalJson } from './config/canonical.ts';
 import type { RelayConfig } from './config/schema.ts';
 import type { ApplyReport } from './endpoint-set.ts';
 import type { RelayMetrics } from './metrics/registry.ts';
@@ -30,10 +31,7 @@ export function liveChangeRefusals(current: RelayConfig, next: RelayConfig): str
 
 /** A short digest of the config in force, to tell which one each relay runs. */
 export function configHash(config: RelayConfig): string {
-  const text = JSON.stringify(config, (_k, v: unknown) =>
-    Buffer.isBuffer(v) ? v.toString('base64') : v,
-  );
-  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
 }
 
 /** Counts and remembers reloads: the metrics, the log line, `relay.config` in /debug/vars. */
