@@ -302,6 +302,12 @@ notifications:
     assert.ok(problems('').some((l) => l.includes('expected a mapping')));
   });
 
+  it('bounds http.dedup.maxIds', () => {
+    const p = problems(`http: {dedup: {maxIds: 20000000}}\n${oneEndpoint('')}`);
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.ok(p[0]?.startsWith('http.dedup.maxIds:'), p.join('\n'));
+  });
+
   it('reports YAML syntax errors and duplicate keys', () => {
     assert.match(problems('a: [')[0] ?? '', /^YAML: /);
     assert.match(problems('log: {}\nlog: {}\n')[0] ?? '', /^YAML: .*unique/i);

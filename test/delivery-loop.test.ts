@@ -68,8 +68,6 @@ function build(policy: DeliveryPolicy, next: Sink<Delivery>, clock = new FakeClo
 
 const event = (id: string, acceptedAt = 1_000_000): RelayEvent => ({
   id,
-  action: 'push',
-  mediaType: undefined,
   envelope: '{}',
   acceptedAt,
 });

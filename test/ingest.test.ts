@@ -225,6 +225,27 @@ describe('RecentIds (re-send detection)', () => {
     assert.equal(ids.has('a'), false);
   });
 
+  it('ids refused over and over neither push out live ones nor keep their old times', async () => {
+    const clock = new FakeClock();
+    const ids = new RecentIds(1000, 3, clock);
+    ids.add('a');
+    ids.delete('a');
+    await clock.advance(500);
+    ids.add('a');
+    ids.add('b');
+    // Each refused request leaves a stale entry behind; far more of them than maxIds.
+    for (let i = 0; i < 50; i++) {
+      ids.add(`refused-${String(i % 7)}`);
+      ids.delete(`refused-${String(i % 7)}`);
+    }
+    assert.equal(ids.size, 2);
+    await clock.advance(700);
+    assert.ok(ids.has('a') && ids.has('b'), 'live ids survive the stale ones');
+    await clock.advance(300);
+    assert.equal(ids.has('a'), false, 'a expires a window after its re-adding');
+    assert.equal(ids.size, 0);
+  });
+
   it('a zero window remembers nothing', () => {
     const ids = new RecentIds(0, 100, new FakeClock());
     ids.add('a');

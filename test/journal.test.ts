@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { closedAfterTests, envelope, portToReopen, pushEvent, waitUntil } from './helpers.ts';
-import type { RelayEvent } from '../src/event.ts';
+import type { NewEvent } from '../src/event.ts';
 import { Journal } from '../src/journal/journal.ts';
 import { freePort } from './registry-process.ts';
 
@@ -226,7 +226,7 @@ describe('journal', () => {
   it('dead-letters list into a pipe that closes early ends quietly', async () => {
     const dir = dataDir();
     const journal = new Journal(dir, { sync: 'normal', maxSize: 2 ** 30 });
-    const events: RelayEvent[] = Array.from({ length: 20_000 }, () => {
+    const events: NewEvent[] = Array.from({ length: 20_000 }, () => {
       const e = pushEvent();
       return {
         id: String(e['id']),
@@ -369,7 +369,7 @@ describe('journal', () => {
       recentIds: { windowMs: 60_000, maxIds: 1000 },
     });
     try {
-      const events: RelayEvent[] = Array.from({ length: 20_000 }, (_, i) => ({
+      const events: NewEvent[] = Array.from({ length: 20_000 }, (_, i) => ({
         id: `e${String(i)}`,
         action: 'push',
         mediaType: undefined,

@@ -14,8 +14,6 @@ const fixed = (delayMs: number): BackoffPolicy => ({ strategy: 'fixed', delayMs 
 
 const event = (id: string): RelayEvent => ({
   id,
-  action: 'push',
-  mediaType: undefined,
   envelope: JSON.stringify({ events: [{ id }] }),
   acceptedAt: 0,
 });

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { RelayEvent } from '../src/event.ts';
+import type { NewEvent, RelayEvent } from '../src/event.ts';
 import { Journal } from '../src/journal/journal.ts';
 import { JournalStorage } from '../src/journal/storage.ts';
 import { MemoryStorage } from '../src/storage/memory.ts';
@@ -40,7 +40,7 @@ const BACKENDS: Backend[] = [
 ];
 
 let n = 0;
-const event = (): RelayEvent => {
+const event = (): NewEvent => {
   n += 1;
   return {
     id: `c${String(n)}`,

@@ -63,7 +63,7 @@ export const configSchema = z.strictObject({
           z
             .strictObject({
               window: duration(DEFAULTS.http.dedupWindowNs, { zeroIsDefault: false }),
-              maxIds: z.number().int().min(1).default(DEFAULTS.http.dedupMaxIds),
+              maxIds: z.number().int().min(1).max(10_000_000).default(DEFAULTS.http.dedupMaxIds),
             })
             .prefault({}),
         ),

@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../event.ts';
 import { StorageUnavailableError } from '../storage/storage.ts';
 
 export type SyncMode = 'normal' | 'full';
@@ -96,7 +96,7 @@ export class Journal {
   readonly #db: Database.Database;
   readonly #statements;
   #appends: {
-    events: readonly RelayEvent[];
+    events: readonly NewEvent[];
     targets: readonly (readonly string[])[];
     done: PendingPromise<number[]>;
   }[] = [];
@@ -148,8 +148,8 @@ export class Journal {
            AND NOT EXISTS (SELECT 1 FROM pending WHERE seq = @seq)
            AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE seq = @seq)`,
       ),
-      load: db.prepare<[string, number, number], EventRow>(
-        `SELECT e.seq, e.id, e.action, e.media_type, e.accepted_at, e.envelope
+      load: db.prepare<[string, number, number], Omit<EventRow, 'action' | 'media_type'>>(
+        `SELECT e.seq, e.id, e.accepted_at, e.envelope
            FROM pending p JOIN events e ON e.seq = p.seq
           WHERE p.endpoint = ? AND p.seq > ? ORDER BY p.seq LIMIT ?`,
       ),
@@ -200,10 +200,7 @@ export class Journal {
    * wants, which is not kept); rejects with StorageUnavailableError, and nothing of this
    * call is kept, if the journal is full or the write fails.
    */
-  append(
-    events: readonly RelayEvent[],
-    targets: readonly (readonly string[])[],
-  ): Promise<number[]> {
+  append(events: readonly NewEvent[], targets: readonly (readonly string[])[]): Promise<number[]> {
     if (this.#closed) {
       return Promise.reject(new StorageUnavailableError('RELAY_STORAGE_WRITE', 'journal closed'));
     }
@@ -242,8 +239,6 @@ export class Journal {
     return this.#statements.load.all(endpoint, afterSeq, limit).map((r) => ({
       event: {
         id: r.id,
-        action: r.action,
-        mediaType: r.media_type ?? undefined,
         envelope: r.envelope,
         acceptedAt: r.accepted_at,
       },

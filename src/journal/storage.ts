@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { Deque } from '../deque.ts';
-import type { RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../event.ts';
 import type {
   Backlog,
   BacklogObserver,
@@ -9,6 +8,7 @@ import type {
   Storage,
 } from '../storage/storage.ts';
 import type { Journal } from './journal.ts';
+import { Ring } from '../ring.ts';
 
 /**
  * The durable storage: every accepted event is committed to the SQLite journal before
@@ -33,7 +33,7 @@ export class JournalStorage implements Storage {
     this.#restored = journal.pendingCounts();
   }
 
-  append(events: readonly RelayEvent[], targets: readonly (readonly string[])[]): Promise<void> {
+  append(events: readonly NewEvent[], targets: readonly (readonly string[])[]): Promise<void> {
     return this.journal.append(events, targets).then((seqs) => {
       const touched = new Set<JournalBacklog>();
       events.forEach((event, i) => {
@@ -107,7 +107,7 @@ export class JournalBacklog implements Backlog {
   readonly #journal: Journal;
   readonly #window: number;
   readonly #seqs: WeakMap<RelayEvent, number>;
-  readonly #memory = new Deque<RelayEvent>();
+  readonly #memory = new Ring<RelayEvent>();
   /** Highest seq in memory or already leased; the disk reader continues after it. */
   #lastSeq = 0;
   /** The journal may hold events for this endpoint after #lastSeq that memory lacks. */

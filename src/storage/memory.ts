@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { Deque } from '../deque.ts';
-import type { RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../event.ts';
+import { Ring } from '../ring.ts';
 import {
   StorageUnavailableError,
   type Backlog,
@@ -21,7 +21,7 @@ export class MemoryStorage implements Storage {
   readonly #backlogs = new Map<string, MemoryBacklog>();
   #closed = false;
 
-  append(events: readonly RelayEvent[], targets: readonly (readonly string[])[]): Promise<void> {
+  append(events: readonly NewEvent[], targets: readonly (readonly string[])[]): Promise<void> {
     if (this.#closed) {
       return Promise.reject(new StorageUnavailableError('RELAY_STORAGE_WRITE', 'storage closed'));
     }
@@ -73,9 +73,52 @@ export class MemoryStorage implements Storage {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * Waiting events kept as columns: a pending event costs its id, its envelope and three
+ * slots (its time unboxed), not an object and a heap number besides. Event objects are
+ * made when a delivery leases them.
+ */
+class EventColumns {
+  readonly #ids = new Ring<string>();
+  readonly #envelopes = new Ring<string>();
+  readonly #acceptedAt = Ring.ofNumbers();
+
+  get length(): number {
+    return this.#ids.length;
+  }
+
+  push(event: RelayEvent): void {
+    this.#ids.push(event.id);
+    this.#envelopes.push(event.envelope);
+    this.#acceptedAt.push(event.acceptedAt);
+  }
+
+  unshift(events: readonly RelayEvent[]): void {
+    this.#ids.unshift(events.map((e) => e.id));
+    this.#envelopes.unshift(events.map((e) => e.envelope));
+    this.#acceptedAt.unshift(events.map((e) => e.acceptedAt));
+  }
+
+  peek(): RelayEvent | undefined {
+    const id = this.#ids.peek();
+    if (id === undefined) return undefined;
+    return { id, envelope: this.#envelopes.peek() ?? '', acceptedAt: this.#acceptedAt.peek() ?? 0 };
+  }
+
+  shift(): RelayEvent | undefined {
+    const id = this.#ids.shift();
+    if (id === undefined) return undefined;
+    return {
+      id,
+      envelope: this.#envelopes.shift() ?? '',
+      acceptedAt: this.#acceptedAt.shift() ?? 0,
+    };
+  }
+}
+
 export class MemoryBacklog implements Backlog {
   readonly #endpoint: string;
-  readonly #waiting = new Deque<RelayEvent>();
+  readonly #waiting = new EventColumns();
   #leased = 0;
   #maxPending: number;
   #observer: BacklogObserver;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../event.ts';
 
 /**
  * Where accepted events wait until every endpoint that wants them has them: the one seam
@@ -19,7 +19,7 @@ import type { RelayEvent } from '../event.ts';
 export interface Storage {
   /** True when an accepted event survives a crash of the process. */
   readonly durable: boolean;
-  append(events: readonly RelayEvent[], targets: readonly (readonly string[])[]): Promise<void>;
+  append(events: readonly NewEvent[], targets: readonly (readonly string[])[]): Promise<void>;
   backlog(endpoint: string, options: BacklogOptions): Backlog;
   /**
    * The endpoint is no longer configured and its backlog is empty or given up: memory
