@@ -143,6 +143,11 @@ export class EndpointSet {
     const done = Promise.race([work, timedOut]).then(() => {
       deadline.abort();
       loop.destroy();
+      log.info(
+        why === 'removed'
+          ? 'endpoint retired: removed from the config'
+          : 'endpoint retired: the pipeline built from the new config takes over',
+      );
       if (why !== 'removed') return;
       if (durable) {
         const pending = endpoint.backlog?.pending ?? 0;
@@ -160,7 +165,7 @@ export class EndpointSet {
       if (left.length > 0) {
         log.warn(
           { undelivered: left.length, eventIds: left.map((e) => e.id) },
-          'endpoint removed from the config: these events were not delivered',
+          'endpoint removed from the config: these events were not delivered (a request cut off at the deadline may have arrived all the same)',
         );
       }
     });

@@ -54,6 +54,8 @@ export interface RelayProcess {
   readonly ingest: string;
   readonly debug: string;
   readonly pid: number;
+  /** Its log so far, one parsed JSON line each. */
+  logs(): readonly Record<string, unknown>[];
   /** Sends `signal` and resolves with the exit code (null when a signal ended it). */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   /** Resolves with the exit code once the process has exited. */
@@ -80,6 +82,14 @@ export async function spawnRelay(
     });
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const logs: Record<string, unknown>[] = [];
+  lines.on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      logs.push({ msg: line });
+    }
+  });
   const urls = await new Promise<{ ingest: string; debug: string }>((resolve, reject) => {
     lines.on('line', (line) => {
       const m = /"ingest":"([^"]+)","debug":"([^"]+)"/.exec(line);
@@ -93,6 +103,7 @@ export async function spawnRelay(
     ...urls,
     pid: child.pid ?? 0,
     exited,
+    logs: () => logs,
     kill(signal: NodeJS.Signals): Promise<number | null> {
       if (child.exitCode === null && child.signalCode === null)
         process.kill(child.pid ?? 0, signal);
