@@ -172,7 +172,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     async drain(timeoutMs) {
       const drained = await endpoints.drain(timeoutMs);
       if (housekeeping !== undefined) clearInterval(housekeeping);
-      storage.close();
+      await storage.close();
       return {
         drained,
         undelivered: endpoints.list.map((e) => ({

@@ -123,6 +123,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     observer: stats,
     log,
     maxPending: config.maxPending,
+    maxInFlight: config.concurrency * config.batch.maxEvents,
   });
   const loop = new DeliveryLoop({
     backlog,

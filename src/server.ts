@@ -33,7 +33,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   } catch (err) {
     await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
     relay.endpoints.forEach((e) => e.loop?.destroy());
-    relay.storage.close();
+    await relay.storage.close();
     throw err;
   }
   relay.markListening();

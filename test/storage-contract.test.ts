@@ -1,43 +1,96 @@
 // One contract, every storage backend: what the delivery loop and ingest rely on, run
-// against memory and the SQLite journal alike. A new backend joins the list below.
+// against memory, the SQLite journal and NATS JetStream (a real nats-server) alike. A new
+// backend joins the list below.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { NewEvent, RelayEvent } from '../src/event.ts';
 import { Journal } from '../src/journal/journal.ts';
 import { JournalStorage } from '../src/journal/storage.ts';
+import { NatsStorage } from '../src/nats/storage.ts';
 import { MemoryStorage } from '../src/storage/memory.ts';
 import {
   StorageUnavailableError,
+  type Backlog,
   type BacklogObserver,
   type Storage,
 } from '../src/storage/storage.ts';
-import { memoryLogger } from './helpers.ts';
+import { memoryLogger, waitUntil } from './helpers.ts';
+import { natsBinary, startNats, type NatsCluster } from './nats-process.ts';
 
 interface Backend {
   readonly name: string;
   /** A fresh storage; `reopen` gives a storage over the same data (durable backends). */
-  open(): { storage: Storage; reopen: () => Storage };
+  open(): Promise<{ storage: Storage; reopen: () => Promise<Storage> }>;
 }
 
 const journalStorage = (dir: string): JournalStorage =>
   new JournalStorage(new Journal(dir, { sync: 'normal', maxSize: 2 ** 30 }), 4);
 
+const NATS_BIN = natsBinary();
+let nats: NatsCluster | undefined;
+if (NATS_BIN !== undefined) {
+  before(async () => {
+    nats = await startNats(NATS_BIN);
+  });
+  after(async () => {
+    await nats?.stop();
+  });
+}
+let streams = 0;
+const natsStorage = (stream: string): Promise<NatsStorage> =>
+  NatsStorage.open(
+    {
+      servers: nats?.urls ?? [],
+      stream,
+      replicas: 1,
+      maxAgeMs: 3_600_000,
+      maxBytes: 0,
+      duplicateWindowMs: 60_000,
+      ackWaitMs: 30_000,
+      name: 'contract',
+    },
+    memoryLogger().log,
+  );
+
 const BACKENDS: Backend[] = [
   {
     name: 'memory',
-    open: () => ({ storage: new MemoryStorage(), reopen: () => new MemoryStorage() }),
+    open: () =>
+      Promise.resolve({
+        storage: new MemoryStorage(),
+        reopen: () => Promise.resolve(new MemoryStorage()),
+      }),
   },
   {
     name: 'journal (SQLite)',
     open() {
       const dir = mkdtempSync(join(tmpdir(), 'relay-contract-'));
-      return { storage: journalStorage(dir), reopen: () => journalStorage(dir) };
+      return Promise.resolve({
+        storage: journalStorage(dir),
+        reopen: () => Promise.resolve(journalStorage(dir)),
+      });
+    },
+  },
+  {
+    name: 'NATS JetStream',
+    async open() {
+      assert.ok(NATS_BIN, 'nats-server is not installed (NATS_SERVER_BIN or PATH)');
+      streams += 1;
+      const stream = `contract-${String(streams)}`;
+      return { storage: await natsStorage(stream), reopen: () => natsStorage(stream) };
     },
   },
 ];
+
+/**
+ * Waits until `backlog` has `n` events waiting. Memory and the journal hand events out as
+ * soon as append resolved; a networked backend receives them from its server a moment later.
+ */
+const available = (backlog: Backlog, n: number): Promise<void> =>
+  waitUntil(() => backlog.waiting >= n, 5_000, `${String(n)} events available`);
 
 let n = 0;
 const event = (): NewEvent => {
@@ -65,30 +118,33 @@ const options = (o: BacklogObserver, maxPending = 1000) => ({
   observer: o,
   log: memoryLogger().log,
   maxPending,
+  maxInFlight: 1000,
 });
 const ids = (events: readonly RelayEvent[]): string[] => events.map((e) => e.id);
 
 for (const backend of BACKENDS) {
   describe(`storage contract: ${backend.name}`, () => {
     it('hands appended events to the backlogs of their targets only, oldest first', async () => {
-      const { storage } = backend.open();
+      const { storage } = await backend.open();
       const a = storage.backlog('a', options(observer().o));
       const b = storage.backlog('b', options(observer().o));
       let woken = 0;
       a.onAvailable = () => (woken += 1);
       const events = [event(), event(), event()];
       await storage.append(events, [['a', 'b'], ['b'], ['a']]);
+      await available(a, 2);
+      await available(b, 2);
       assert.ok(woken >= 1, 'a was told events are available');
       assert.deepEqual([a.pending, a.waiting, b.pending], [2, 2, 2]);
       assert.deepEqual(ids(a.lease(10)), [events[0]?.id, events[2]?.id]);
       assert.deepEqual(ids(b.lease(1)), [events[0]?.id]);
       assert.deepEqual(ids(b.lease(5)), [events[1]?.id]);
       assert.deepEqual(b.lease(5), [], 'nothing left to lease');
-      storage.close();
+      await storage.close();
     });
 
     it('keeps leased events pending until ack, retryLater or deadLetter', async () => {
-      const { storage } = backend.open();
+      const { storage } = await backend.open();
       const seen = observer();
       const a = storage.backlog('a', options(seen.o));
       const events = [event(), event(), event(), event()];
@@ -97,6 +153,7 @@ for (const backend of BACKENDS) {
         events.map(() => ['a']),
       );
       assert.equal(seen.seen.queued, 4);
+      await available(a, 4);
       const first = a.lease(2);
       assert.deepEqual([a.pending, a.waiting], [4, 2]);
       a.ack(first.slice(0, 1));
@@ -109,40 +166,45 @@ for (const backend of BACKENDS) {
       a.deadLetter(again.slice(0, 1), { attempts: 3, error: 'answered 500', message: 'gave up' });
       a.ack(again.slice(1));
       assert.deepEqual([a.pending, a.waiting], [0, 0]);
-      storage.close();
+      await storage.close();
     });
 
     it('puts several events retried later back first, in their order', async () => {
-      const { storage } = backend.open();
+      const { storage } = await backend.open();
       const a = storage.backlog('a', options(observer().o));
       const events = [event(), event(), event(), event()];
       await storage.append(
         events,
         events.map(() => ['a']),
       );
+      await available(a, 4);
       a.retryLater(a.lease(3));
       assert.deepEqual(ids(a.lease(4)), ids(events));
-      storage.close();
+      await storage.close();
     });
 
     it('returns the same backlog for the same endpoint, so a rebuilt pipeline continues it', async () => {
-      const { storage } = backend.open();
+      const { storage } = await backend.open();
       const first = storage.backlog('a', options(observer().o));
       await storage.append([event()], [['a']]);
+      await available(first, 1);
       const second = storage.backlog('a', options(observer().o));
       assert.equal(second, first);
       assert.equal(second.pending, 1);
-      storage.close();
+      await storage.close();
     });
 
     it('refuses appends once closed, keeping nothing of them', async () => {
-      const { storage, reopen } = backend.open();
+      const { storage, reopen } = await backend.open();
       storage.backlog('a', options(observer().o));
-      storage.close();
+      await storage.close();
       await assert.rejects(storage.append([event()], [['a']]), StorageUnavailableError);
-      const again = reopen();
-      assert.equal(again.backlog('a', options(observer().o)).pending, 0);
-      again.close();
+      const again = await reopen();
+      const a = again.backlog('a', options(observer().o));
+      // A networked backend would have handed a kept event out by now.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(a.pending, 0);
+      await again.close();
     });
 
     it(
@@ -150,21 +212,23 @@ for (const backend of BACKENDS) {
         ? 'is not durable: a new storage starts empty'
         : 'is durable: a reopened storage has every unacknowledged event, in order',
       async () => {
-        const { storage, reopen } = backend.open();
+        const { storage, reopen } = await backend.open();
         const a = storage.backlog('a', options(observer().o));
         const events = Array.from({ length: 10 }, event);
         await storage.append(
           events,
           events.map(() => ['a']),
         );
+        await available(a, 10);
         a.ack(a.lease(3));
-        storage.close();
-        const again = reopen();
+        await storage.close();
+        const again = await reopen();
         const seen = observer();
         const restored = again.backlog('a', options(seen.o));
         if (!storage.durable) {
           assert.equal(restored.pending, 0);
         } else {
+          await available(restored, Math.min(7, 4));
           assert.equal(restored.pending, 7);
           assert.equal(seen.seen.restored, 7);
           // The window is 4 here: the rest is read from disk as it drains.
@@ -175,19 +239,21 @@ for (const backend of BACKENDS) {
           }
           assert.deepEqual(ids(out), ids(events.slice(3)));
         }
-        again.close();
+        await again.close();
       },
     );
 
     it('counts pending events per endpoint, configured or not', async () => {
-      const { storage } = backend.open();
-      storage.backlog('a', options(observer().o));
-      storage.backlog('b', options(observer().o));
+      const { storage } = await backend.open();
+      const a = storage.backlog('a', options(observer().o));
+      const b = storage.backlog('b', options(observer().o));
       await storage.append([event(), event()], [['a', 'b'], ['a']]);
+      await available(a, 2);
+      await available(b, 1);
       const counts = storage.pendingCounts();
       assert.equal(counts.get('a'), 2);
       assert.equal(counts.get('b'), 1);
-      storage.close();
+      await storage.close();
     });
   });
 }

@@ -32,7 +32,8 @@ export interface Storage {
   recentIds(now: number): readonly { id: string; acceptedAt: number }[];
   /** Housekeeping, about once a second (compaction, noticing other writers). */
   tick(now: number): void;
-  close(): void;
+  /** Stops; a networked backend resolves once what it owes the server is sent. */
+  close(): void | Promise<void>;
 }
 
 /**
@@ -75,6 +76,11 @@ export interface BacklogOptions {
   readonly log: Logger;
   /** Memory only: the most events that wait; past it the oldest waiting one is dropped. */
   readonly maxPending: number;
+  /**
+   * The most events of this endpoint out at once (concurrency × batch.maxEvents). A backend
+   * shared by several relays bounds it across all of them, so `concurrency: 1` keeps order.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** What a backlog reports as events come and go (metrics implement it). */

@@ -1,0 +1,477 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { NewEvent, RelayEvent } from '../event.ts';
+import { Ring } from '../ring.ts';
+import {
+  StorageUnavailableError,
+  type Backlog,
+  type BacklogObserver,
+  type BacklogOptions,
+  type DeadLetterReason,
+  type Storage,
+} from '../storage/storage.ts';
+
+export interface NatsStorageOptions {
+  readonly servers: readonly string[];
+  /** Stream name; endpoint subjects are `<stream>.ep.<endpoint>`, dead letters in `<stream>-dead`. */
+  readonly stream: string;
+  readonly replicas: number;
+  readonly maxAgeMs: number;
+  /** 0: no bound. */
+  readonly maxBytes: number;
+  /** The server drops a message whose id it saw within this window (the re-send window). */
+  readonly duplicateWindowMs: number;
+  /** How long a message handed to an instance is its own before another may take it. */
+  readonly ackWaitMs: number;
+  readonly token?: string | undefined;
+  readonly user?: string | undefined;
+  readonly password?: string | undefined;
+  /** Connection name shown by the server (`nats server report connections`). */
+  readonly name: string;
+}
+
+/** How long one pull request stays open on the server. */
+const PULL_EXPIRES_MS = 1_000;
+
+/** Headers a relay sets on every message it publishes. */
+const H = {
+  acceptedAt: 'Relay-Accepted-At',
+  eventId: 'Relay-Event-Id',
+  action: 'Relay-Action',
+  mediaType: 'Relay-Media-Type',
+  attempts: 'Relay-Attempts',
+  error: 'Relay-Error',
+} as const;
+
+/**
+ * An endpoint name as one subject token and consumer name: kept as it is when it is made
+ * of letters, digits, `_` and `-`, else `x` and the hex of its UTF-8 bytes.
+ */
+export function endpointToken(name: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(name) ? name : `x${Buffer.from(name).toString('hex')}`;
+}
+
+function unavailable(err: unknown): StorageUnavailableError {
+  const message = err instanceof Error ? err.message : String(err);
+  const full = /maximum (bytes|messages)|insufficient resources|no space/i.test(message);
+  return new StorageUnavailableError(
+    full ? 'RELAY_STORAGE_FULL' : 'RELAY_STORAGE_WRITE',
+    `NATS JetStream did not store the events: ${message}`,
+    err,
+  );
+}
+
+/**
+ * Several relays, one NATS JetStream. Ingest publishes one message per event and endpoint
+ * it matched, on the endpoint's subject, with `Nats-Msg-Id` = endpoint and event id, and
+ * resolves once JetStream acknowledged every publish: a registry re-send reaching another
+ * relay within the stream's duplicate window is dropped by the server. Each endpoint is one
+ * durable pull consumer shared by every relay (the stream is a work queue: a message leaves
+ * once its one consumer acknowledged it), with at most `concurrency × batch.maxEvents`
+ * messages out at once cluster-wide, so `concurrency: 1` keeps the order across relays.
+ */
+export class NatsStorage implements Storage {
+  readonly durable = true;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #opts: NatsStorageOptions;
+  readonly #log: Logger;
+  readonly #backlogs = new Map<string, NatsBacklog>();
+  #pendingElsewhere = new Map<string, number>();
+  #closed = false;
+
+  private constructor(
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    opts: NatsStorageOptions,
+    log: Logger,
+  ) {
+    this.#nc = nc;
+    this.#js = jetstream(nc);
+    this.#jsm = jsm;
+    this.#opts = opts;
+    this.#log = log;
+    void this.#watch();
+  }
+
+  /** Connects, and creates or updates both streams. */
+  static async open(opts: NatsStorageOptions, log: Logger): Promise<NatsStorage> {
+    const nc = await connect({
+      servers: [...opts.servers],
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      ...(opts.token === undefined ? {} : { token: opts.token }),
+      ...(opts.user === undefined ? {} : { user: opts.user, pass: opts.password ?? '' }),
+    });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const s = opts.stream;
+      const common = {
+        num_replicas: opts.replicas,
+        max_age: nanos(opts.maxAgeMs),
+        storage: StorageType.File,
+      };
+      await ensureStream(jsm, {
+        ...common,
+        name: s,
+        subjects: [`${s}.ep.*`],
+        retention: RetentionPolicy.Workqueue,
+        discard: DiscardPolicy.New,
+        max_bytes: opts.maxBytes > 0 ? opts.maxBytes : -1,
+        duplicate_window: nanos(Math.min(opts.duplicateWindowMs, opts.maxAgeMs)),
+      });
+      await ensureStream(jsm, {
+        ...common,
+        name: `${s}-dead`,
+        subjects: [`${s}-dead.ep.*`],
+        retention: RetentionPolicy.Limits,
+      });
+      const storage = new NatsStorage(nc, jsm, opts, log);
+      await storage.#refreshPending();
+      return storage;
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+  }
+
+  /** False while the connection to NATS is down (then `/readyz` fails). */
+  get connected(): boolean {
+    return !this.#nc.isClosed() && !this.#disconnected;
+  }
+
+  #disconnected = false;
+
+  async #watch(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect') {
+        this.#disconnected = true;
+        this.#log.warn({ server: s.server }, 'NATS connection lost; reconnecting');
+      } else if (s.type === 'reconnect') {
+        this.#disconnected = false;
+        this.#log.info({ server: s.server }, 'NATS connection back');
+      }
+    }
+  }
+
+  async append(
+    events: readonly NewEvent[],
+    targets: readonly (readonly string[])[],
+  ): Promise<void> {
+    if (this.#closed) {
+      throw new StorageUnavailableError('RELAY_STORAGE_WRITE', 'storage closed');
+    }
+    const publishes: Promise<unknown>[] = [];
+    events.forEach((event, i) => {
+      for (const name of targets[i] ?? []) {
+        const token = endpointToken(name);
+        const h = headers();
+        h.set(H.acceptedAt, String(event.acceptedAt));
+        h.set(H.eventId, event.id);
+        h.set(H.action, event.action);
+        if (event.mediaType !== undefined) h.set(H.mediaType, event.mediaType);
+        publishes.push(
+          this.#js.publish(`${this.#opts.stream}.ep.${token}`, event.envelope, {
+            msgID: `${token}:${event.id}`,
+            headers: h,
+            timeout: 5_000,
+          }),
+        );
+      }
+    });
+    try {
+      await Promise.all(publishes);
+    } catch (err) {
+      throw unavailable(err);
+    }
+    events.forEach((event, i) => {
+      for (const name of targets[i] ?? []) this.#backlogs.get(name)?.queued(event);
+    });
+  }
+
+  backlog(endpoint: string, options: BacklogOptions): NatsBacklog {
+    let backlog = this.#backlogs.get(endpoint);
+    if (backlog === undefined) {
+      backlog = new NatsBacklog(endpoint, this, options, this.#pendingElsewhere.get(endpoint) ?? 0);
+      this.#backlogs.set(endpoint, backlog);
+    } else {
+      backlog.configure(options);
+    }
+    return backlog;
+  }
+
+  /** Sets (or changes) how many messages the endpoint's consumer hands out at once. */
+  async startConsumer(backlog: NatsBacklog, maxAckPending: number): Promise<ConsumerMessages> {
+    const stream = this.#opts.stream;
+    const token = endpointToken(backlog.endpoint);
+    const config = {
+      durable_name: `ep-${token}`,
+      filter_subject: `${stream}.ep.${token}`,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.#opts.ackWaitMs),
+      max_ack_pending: maxAckPending,
+      max_deliver: -1,
+    };
+    try {
+      await this.#jsm.consumers.add(stream, config);
+    } catch {
+      await this.#jsm.consumers.update(stream, config.durable_name, {
+        max_ack_pending: maxAckPending,
+        ack_wait: config.ack_wait,
+      });
+    }
+    const consumer = await this.#js.consumers.get(stream, config.durable_name);
+    return consumer.consume({
+      max_messages: Math.max(1, maxAckPending),
+      expires: PULL_EXPIRES_MS,
+      callback: (m) => {
+        backlog.arrived(m);
+      },
+    });
+  }
+
+  /** Publishes a dead letter, then ends the original message's deliveries. */
+  deadLetter(endpoint: string, msg: JsMsg, reason: DeadLetterReason): void {
+    const h = headers();
+    for (const key of [H.acceptedAt, H.eventId, H.action, H.mediaType]) {
+      const v = msg.headers?.get(key);
+      if (v !== undefined && v !== '') h.set(key, v);
+    }
+    h.set(H.attempts, String(reason.attempts));
+    h.set(H.error, reason.error);
+    this.#js
+      .publish(`${this.#opts.stream}-dead.ep.${endpointToken(endpoint)}`, msg.data, { headers: h })
+      .then(
+        () => {
+          msg.term(reason.message);
+        },
+        (err: unknown) => {
+          // Not kept as a dead letter: the message is offered again after ackWait.
+          this.#log.error({ endpoint, err }, 'could not store a dead letter; it will be retried');
+        },
+      );
+  }
+
+  forget(endpoint: string): void {
+    void this.#backlogs.get(endpoint)?.stop();
+    this.#backlogs.delete(endpoint);
+  }
+
+  pendingCounts(): ReadonlyMap<string, number> {
+    const counts = new Map(this.#pendingElsewhere);
+    for (const [name, b] of this.#backlogs) counts.set(name, b.pending);
+    return counts;
+  }
+
+  recentIds(): readonly { id: string; acceptedAt: number }[] {
+    // The server de-duplicates by message id within its duplicate window.
+    return [];
+  }
+
+  tick(): void {
+    void this.#refreshPending().catch(() => undefined);
+  }
+
+  /**
+   * Undelivered events per endpoint: the stream is a work queue, so the messages still on
+   * an endpoint's subject are exactly what it is owed, whichever relay holds them.
+   */
+  async #refreshPending(): Promise<void> {
+    const prefix = `${this.#opts.stream}.ep.`;
+    const info = await this.#jsm.streams.info(this.#opts.stream, { subjects_filter: '>' });
+    const counts = new Map<string, number>();
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+      if (!subject.startsWith(prefix)) continue;
+      const token = subject.slice(prefix.length);
+      const endpoint = /^x[0-9a-f]+$/.test(token)
+        ? Buffer.from(token.slice(1), 'hex').toString()
+        : token;
+      counts.set(endpoint, n);
+    }
+    for (const [name, b] of this.#backlogs) b.stored(counts.get(name) ?? 0);
+    this.#pendingElsewhere = counts;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#backlogs.values()].map((b) => b.stop()));
+    try {
+      // Acks and naks are sent without waiting for an answer: the server has them all
+      // once it answered this round trip.
+      await this.#nc.flush();
+      await this.#nc.drain();
+    } catch {
+      await this.#nc.close();
+    }
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Parameters<JetStreamManager['streams']['add']>[0] & { name: string },
+): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
+  } catch (err) {
+    if (!/stream not found/i.test(err instanceof Error ? err.message : String(err))) throw err;
+    await jsm.streams.add(config);
+  }
+}
+
+/**
+ * One endpoint's share of the stream on this relay: the messages its consumer handed to
+ * this relay, oldest first. They stay this relay's (in-progress acks) until settled; what
+ * another relay holds, or the server has not handed out yet, is pending but not waiting.
+ */
+export class NatsBacklog implements Backlog {
+  readonly endpoint: string;
+  readonly #storage: NatsStorage;
+  readonly #waiting = new Ring<RelayEvent>();
+  readonly #msgs = new WeakMap<RelayEvent, JsMsg>();
+  readonly #leased = new Set<RelayEvent>();
+  /** The endpoint's messages in the stream: at the last count, and what this relay did since. */
+  #stored = 0;
+  #stopped = false;
+  #observer: BacklogObserver;
+  #log: Logger;
+  #messages: Promise<ConsumerMessages | undefined> | undefined;
+  readonly #keepAlive: ReturnType<typeof setInterval>;
+  onAvailable: (() => void) | undefined;
+
+  constructor(endpoint: string, storage: NatsStorage, options: BacklogOptions, restored: number) {
+    this.endpoint = endpoint;
+    this.#storage = storage;
+    this.#observer = options.observer;
+    this.#log = options.log;
+    this.#stored = restored;
+    if (restored > 0) this.#observer.restorePending(restored);
+    this.#start(options.maxInFlight ?? 1);
+    this.#keepAlive = setInterval(() => {
+      for (const e of this.#leased) this.#msgs.get(e)?.working();
+    }, 5_000).unref();
+  }
+
+  configure(options: BacklogOptions): void {
+    if (options.observer !== this.#observer && this.pending > 0) {
+      options.observer.restorePending(this.pending);
+    }
+    this.#observer = options.observer;
+    this.#log = options.log;
+  }
+
+  #start(maxAckPending: number): void {
+    this.#messages = this.#storage.startConsumer(this, maxAckPending).catch((err: unknown) => {
+      this.#log.error({ err }, 'could not start the JetStream consumer');
+      return undefined;
+    });
+  }
+
+  get pending(): number {
+    return Math.max(this.#stored, this.#waiting.length + this.#leased.size);
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** This relay accepted `event` for the endpoint (the metrics' count of events). */
+  queued(event: RelayEvent): void {
+    this.#stored += 1;
+    this.#observer.onQueued(event);
+  }
+
+  /** The stream's count for this endpoint (every relay's appends and acks so far). */
+  stored(n: number): void {
+    this.#stored = n;
+  }
+
+  arrived(msg: JsMsg): void {
+    if (this.#stopped) {
+      msg.nak();
+      return;
+    }
+    const acceptedAt = Number(msg.headers?.get(H.acceptedAt));
+    const event: RelayEvent = {
+      id: msg.headers?.get(H.eventId) ?? `nats-${String(msg.seq)}`,
+      envelope: msg.string(),
+      acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : Date.now(),
+    };
+    this.#msgs.set(event, msg);
+    this.#waiting.push(event);
+    this.onAvailable?.();
+  }
+
+  peek(): RelayEvent | undefined {
+    return this.#waiting.peek();
+  }
+
+  lease(max: number): RelayEvent[] {
+    const out: RelayEvent[] = [];
+    while (out.length < max) {
+      const event = this.#waiting.shift();
+      if (event === undefined) break;
+      this.#leased.add(event);
+      out.push(event);
+    }
+    return out;
+  }
+
+  ack(events: readonly RelayEvent[]): void {
+    for (const e of events) {
+      this.#leased.delete(e);
+      this.#msgs.get(e)?.ack();
+    }
+    this.#stored = Math.max(0, this.#stored - events.length);
+  }
+
+  retryLater(events: readonly RelayEvent[]): void {
+    for (const e of events) this.#leased.delete(e);
+    this.#waiting.unshift(events);
+    if (events.length > 0) this.onAvailable?.();
+  }
+
+  deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void {
+    for (const e of events) {
+      this.#leased.delete(e);
+      const msg = this.#msgs.get(e);
+      if (msg !== undefined) this.#storage.deadLetter(this.endpoint, msg, reason);
+    }
+    this.#stored = Math.max(0, this.#stored - events.length);
+  }
+
+  /** Stops taking messages; what this relay holds goes back to the server at once. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#keepAlive);
+    // The pull is ended first: a message given back while it is still open would come
+    // straight back to this relay, and stay its own until ackWait.
+    const messages = await this.#messages;
+    messages?.stop();
+    await messages?.closed().catch(() => undefined);
+    // The server keeps this relay's last pull request open until it expires, and would
+    // hand a message given back before then to a subscription that is gone.
+    if (messages !== undefined) await new Promise((r) => setTimeout(r, PULL_EXPIRES_MS + 100));
+    for (let e = this.#waiting.shift(); e !== undefined; e = this.#waiting.shift()) {
+      this.#msgs.get(e)?.nak();
+    }
+    for (const e of this.#leased) this.#msgs.get(e)?.nak();
+    this.#leased.clear();
+  }
+}
