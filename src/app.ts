@@ -22,6 +22,8 @@ export interface RelayDeps {
   readonly clock?: Clock;
   /** Where proxy variables are read; process.env unless a test gives its own. */
   readonly env?: NodeJS.ProcessEnv;
+  /** A storage opened beforehand (NATS JetStream connects asynchronously). */
+  readonly storage?: Storage | undefined;
 }
 
 export interface DrainReport {
@@ -63,11 +65,12 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics();
   const ingestStats = new IngestStats(metrics);
-  const journal = openJournal(config, deps.log, metrics);
+  const journal = deps.storage === undefined ? openJournal(config, deps.log, metrics) : undefined;
   const storage: Storage =
-    journal === undefined
+    deps.storage ??
+    (journal === undefined
       ? new MemoryStorage()
-      : new JournalStorage(journal, config.storage.window);
+      : new JournalStorage(journal, config.storage.window));
   const recentIds = new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock);
   for (const { id, acceptedAt } of storage.recentIds(clock.now())) {
     recentIds.restore(id, acceptedAt);
@@ -120,6 +123,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     tokens,
     recentIds,
     broadcaster: new Broadcaster(() => endpoints.routes, storage),
+    storageName: journal === undefined ? 'storage' : 'journal',
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
     },
@@ -134,7 +138,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     metrics,
     journal: view,
     startedAt: Date.now(),
-    isReady: () => listening && !shuttingDown,
+    isReady: () => listening && !shuttingDown && (storage.ready?.() ?? true),
   });
 
   return {

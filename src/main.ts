@@ -155,7 +155,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     running = await startRelay(config, { log });
   } catch (err) {
-    log.fatal({ err }, 'cannot start: a listener failed to listen');
+    log.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
   const running_ = running;

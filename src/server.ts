@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.ts';
 import type { RelayConfig } from './config/schema.ts';
+import { openNatsStorage } from './nats/open.ts';
 
 export interface RunningRelay {
   readonly relay: Relay;
@@ -23,7 +24,11 @@ function baseUrl(app: Relay['ingest']): string {
 
 /** Builds a relay and makes both listeners listen. */
 export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<RunningRelay> {
-  const relay = buildRelay(config, deps);
+  const nats = config.storage.nats;
+  const storage =
+    deps.storage ??
+    (nats === undefined ? undefined : await openNatsStorage(config, nats, deps.log));
+  const relay = buildRelay(config, { ...deps, storage });
   try {
     await relay.ingest.listen({ host: config.http.addr.host, port: config.http.addr.port });
     await relay.debug.listen({

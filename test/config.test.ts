@@ -308,6 +308,32 @@ notifications:
     assert.ok(p[0]?.startsWith('http.dedup.maxIds:'), p.join('\n'));
   });
 
+  it('storage.nats: defaults, bad values named, and not together with storage.path', () => {
+    const c = parseConfig(
+      `storage: {nats: {servers: ["nats://n1:4222"]}}\n${oneEndpoint('')}`,
+      't.yaml',
+      {},
+    );
+    assert.deepEqual(c.storage.nats, {
+      servers: ['nats://n1:4222'],
+      stream: 'registry-relay',
+      replicas: 1,
+      maxAge: 7 * 24 * 3600e9,
+      maxBytes: 0,
+      ackWait: 30e9,
+    });
+    const p = problems(
+      `storage: {path: /data, nats: {servers: ["n1:4222"], stream: "a.b", replicas: 7}}\n${oneEndpoint('')}`,
+    );
+    for (const key of ['servers[0]', 'stream', 'replicas']) {
+      assert.ok(
+        p.some((l) => l.startsWith(`storage.nats.${key}:`)),
+        `${key} named in:\n${p.join('\n')}`,
+      );
+    }
+    assert.ok(p.some((l) => l.startsWith('storage.nats: storage.path (the SQLite journal)')));
+  });
+
   it('reports YAML syntax errors and duplicate keys', () => {
     assert.match(problems('a: [')[0] ?? '', /^YAML: /);
     assert.match(problems('log: {}\nlog: {}\n')[0] ?? '', /^YAML: .*unique/i);

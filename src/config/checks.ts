@@ -16,6 +16,17 @@ export function crossChecks(input: unknown): Problem[] {
   const problems: Problem[] = [];
   const doc = record(input);
   checkListeners(record(doc?.['http']), problems);
+  const storage = record(doc?.['storage']);
+  if (
+    storage?.['path'] !== undefined &&
+    storage['nats'] !== undefined &&
+    storage['nats'] !== null
+  ) {
+    problems.push({
+      path: ['storage', 'nats'],
+      message: 'storage.path (the SQLite journal) and storage.nats are two backends: choose one',
+    });
+  }
   const endpoints = record(doc?.['notifications'])?.['endpoints'];
   if (!Array.isArray(endpoints)) return problems;
   const seen = new Map<string, number>();

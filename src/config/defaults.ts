@@ -26,5 +26,11 @@ export const DEFAULTS = {
     sync: 'normal',
     maxSize: 10 * 2 ** 30,
     window: 1000,
+    nats: {
+      stream: 'registry-relay',
+      replicas: 1,
+      maxAgeNs: 7 * 24 * 3600e9,
+      ackWaitNs: 30e9,
+    },
   },
 } as const;

@@ -88,6 +88,31 @@ export const configSchema = z.strictObject({
         sync: z.enum(['normal', 'full']).default(DEFAULTS.storage.sync),
         maxSize: byteSize(DEFAULTS.storage.maxSize),
         window: z.number().int().min(2).default(DEFAULTS.storage.window),
+        nats: z.preprocess(
+          nullToUndefined,
+          z
+            .strictObject({
+              servers: z
+                .array(z.string().regex(/^(nats|tls):\/\/[^\s]+$/, 'expected nats://host:port'))
+                .min(1, 'at least one server, e.g. "nats://nats-1:4222"'),
+              stream: z
+                .string()
+                .regex(
+                  /^[A-Za-z0-9_-]{1,200}$/,
+                  'letters, digits, "_" and "-" only (a JetStream stream name)',
+                )
+                .default(DEFAULTS.storage.nats.stream),
+              replicas: z.number().int().min(1).max(5).default(DEFAULTS.storage.nats.replicas),
+              maxAge: duration(DEFAULTS.storage.nats.maxAgeNs, { zeroIsDefault: true }),
+              maxBytes: byteSize(0),
+              ackWait: duration(DEFAULTS.storage.nats.ackWaitNs, { zeroIsDefault: true }),
+              token: z.string().min(1).optional(),
+              user: z.string().min(1).optional(),
+              password: z.string().optional(),
+              credentials: z.string().min(1, 'a .creds file').optional(),
+            })
+            .optional(),
+        ),
       })
       .prefault({}),
   ),

@@ -23,6 +23,8 @@ export interface IngestDeps {
   readonly recentIds: RecentIds;
   readonly broadcaster: Broadcaster;
   readonly stats: IngestStats;
+  /** How 503 codes name the storage: `journal_full`, or `storage_unavailable` for NATS. */
+  readonly storageName: 'journal' | 'storage';
   /** Counts events refused because the journal could not take them. */
   readonly journalRejected: (reason: 'full' | 'write', count: number) => void;
   /** True once shutdown began: ingest then answers 503 so the registry keeps the events. */
@@ -148,7 +150,7 @@ export function buildIngestApp(deps: IngestDeps) {
         return refuse(
           reply,
           503,
-          full ? 'journal_full' : 'journal_unavailable',
+          `${deps.storageName}_${full ? 'full' : 'unavailable'}`,
           `${err.message}; the events were not accepted, retry later`,
         );
       }

@@ -25,6 +25,11 @@ export function parseSince(text: string, now = Date.now()): number {
 
 function openFor(config: RelayConfig): Journal {
   const { path, sync, maxSize } = config.storage;
+  if (config.storage.nats !== undefined) {
+    throw new UsageError(
+      `storage.nats: dead letters are in the stream ${config.storage.nats.stream}-dead; this command reads only the SQLite journal so far`,
+    );
+  }
   if (path === undefined) {
     throw new UsageError('the config has no storage.path: there is no journal to look at');
   }

@@ -11,7 +11,13 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connect,
+  credsAuthenticator,
+  headers,
+  nanos,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
@@ -39,6 +45,8 @@ export interface NatsStorageOptions {
   readonly token?: string | undefined;
   readonly user?: string | undefined;
   readonly password?: string | undefined;
+  /** A NATS .creds file's content (JWT and NKey seed). */
+  readonly credentials?: Uint8Array | undefined;
   /** Connection name shown by the server (`nats server report connections`). */
   readonly name: string;
 }
@@ -116,6 +124,9 @@ export class NatsStorage implements Storage {
       maxReconnectAttempts: -1,
       ...(opts.token === undefined ? {} : { token: opts.token }),
       ...(opts.user === undefined ? {} : { user: opts.user, pass: opts.password ?? '' }),
+      ...(opts.credentials === undefined
+        ? {}
+        : { authenticator: credsAuthenticator(opts.credentials) }),
     });
     try {
       const jsm = await jetstreamManager(nc);
@@ -150,7 +161,7 @@ export class NatsStorage implements Storage {
   }
 
   /** False while the connection to NATS is down (then `/readyz` fails). */
-  get connected(): boolean {
+  ready(): boolean {
     return !this.#nc.isClosed() && !this.#disconnected;
   }
 

@@ -19,6 +19,8 @@ import type { NewEvent, RelayEvent } from '../event.ts';
 export interface Storage {
   /** True when an accepted event survives a crash of the process. */
   readonly durable: boolean;
+  /** False while the backend cannot take events (a networked one lost its server). */
+  ready?(): boolean;
   append(events: readonly NewEvent[], targets: readonly (readonly string[])[]): Promise<void>;
   backlog(endpoint: string, options: BacklogOptions): Backlog;
   /**
