@@ -53,6 +53,33 @@ describe('NATS JetStream storage', () => {
     await nats.stop();
   });
 
+  it('a delivery longer than ackWait stays with its relay (in-progress acks): no duplicate', async () => {
+    assert.ok(BIN, 'nats-server is not installed (NATS_SERVER_BIN or PATH)');
+    const nats = await startNats(BIN);
+    const rx = await scope.receiver((_req, res) =>
+      setTimeout(() => res.writeHead(200).end(), 2500),
+    );
+    streams += 1;
+    const config = {
+      storage: { nats: { servers: nats.urls, stream: `slow-${String(streams)}`, ackWait: '1s' } },
+      notifications: { endpoints: [{ name: 'ci', url: rx.url, timeout: '10s' }] },
+    };
+    const relays = [
+      await spawnRelay(config, mkdtempSync(join(tmpdir(), 'relay-nats-a-'))),
+      await spawnRelay(config, mkdtempSync(join(tmpdir(), 'relay-nats-b-'))),
+    ];
+    const sent = [pushEvent(), pushEvent()];
+    assert.equal((await post(relays[0] as RelayProcess, sent)).status, 202);
+    await waitUntil(() => rx.ids().length >= 2, 20_000, 'both delivered');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(
+      rx.ids(),
+      sent.map((e) => String(e['id'])),
+    );
+    for (const r of relays) assert.equal(await r.kill('SIGTERM'), 0);
+    await nats.stop();
+  });
+
   it('a relay killed mid-stream: the other delivers the rest, duplicates only from the one in flight', async () => {
     assert.ok(BIN, 'nats-server is not installed (NATS_SERVER_BIN or PATH)');
     const nats = await startNats(BIN);

@@ -160,6 +160,10 @@ export class NatsStorage implements Storage {
     }
   }
 
+  get ackWaitMs(): number {
+    return this.#opts.ackWaitMs;
+  }
+
   /** False while the connection to NATS is down (then `/readyz` fails). */
   ready(): boolean {
     return !this.#nc.isClosed() && !this.#disconnected;
@@ -357,6 +361,8 @@ export class NatsBacklog implements Backlog {
   readonly #waiting = new Ring<RelayEvent>();
   readonly #msgs = new WeakMap<RelayEvent, JsMsg>();
   readonly #leased = new Set<RelayEvent>();
+  /** Every message this relay holds (waiting or leased): kept with in-progress acks. */
+  readonly #inHand = new Set<JsMsg>();
   /** The endpoint's messages in the stream: at the last count, and what this relay did since. */
   #stored = 0;
   #stopped = false;
@@ -374,9 +380,13 @@ export class NatsBacklog implements Backlog {
     this.#stored = restored;
     if (restored > 0) this.#observer.restorePending(restored);
     this.#start(options.maxInFlight ?? 1);
-    this.#keepAlive = setInterval(() => {
-      for (const e of this.#leased) this.#msgs.get(e)?.working();
-    }, 5_000).unref();
+    // Well inside ackWait, so no other relay is handed what this one still works on.
+    this.#keepAlive = setInterval(
+      () => {
+        for (const m of this.#inHand) m.working();
+      },
+      Math.max(100, storage.ackWaitMs / 3),
+    ).unref();
   }
 
   configure(options: BacklogOptions): void {
@@ -425,6 +435,7 @@ export class NatsBacklog implements Backlog {
       acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : Date.now(),
     };
     this.#msgs.set(event, msg);
+    this.#inHand.add(msg);
     this.#waiting.push(event);
     this.onAvailable?.();
   }
@@ -447,7 +458,7 @@ export class NatsBacklog implements Backlog {
   ack(events: readonly RelayEvent[]): void {
     for (const e of events) {
       this.#leased.delete(e);
-      this.#msgs.get(e)?.ack();
+      this.#settle(e)?.ack();
     }
     this.#stored = Math.max(0, this.#stored - events.length);
   }
@@ -461,7 +472,7 @@ export class NatsBacklog implements Backlog {
   deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void {
     for (const e of events) {
       this.#leased.delete(e);
-      const msg = this.#msgs.get(e);
+      const msg = this.#settle(e);
       if (msg !== undefined) this.#storage.deadLetter(this.endpoint, msg, reason);
     }
     this.#stored = Math.max(0, this.#stored - events.length);
@@ -480,9 +491,16 @@ export class NatsBacklog implements Backlog {
     // hand a message given back before then to a subscription that is gone.
     if (messages !== undefined) await new Promise((r) => setTimeout(r, PULL_EXPIRES_MS + 100));
     for (let e = this.#waiting.shift(); e !== undefined; e = this.#waiting.shift()) {
-      this.#msgs.get(e)?.nak();
+      this.#settle(e)?.nak();
     }
-    for (const e of this.#leased) this.#msgs.get(e)?.nak();
+    for (const e of this.#leased) this.#settle(e)?.nak();
     this.#leased.clear();
+  }
+
+  /** The message behind `event`, which this relay no longer holds once the caller settles it. */
+  #settle(event: RelayEvent): JsMsg | undefined {
+    const msg = this.#msgs.get(event);
+    if (msg !== undefined) this.#inHand.delete(msg);
+    return msg;
   }
 }
