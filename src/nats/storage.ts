@@ -99,7 +99,8 @@ export class NatsStorage implements Storage {
   readonly #opts: NatsStorageOptions;
   readonly #log: Logger;
   readonly #backlogs = new Map<string, NatsBacklog>();
-  #pendingElsewhere = new Map<string, number>();
+  /** Messages per endpoint in the stream at the last count (configured endpoints or not). */
+  #streamCounts = new Map<string, number>();
   #closed = false;
 
   private constructor(
@@ -221,7 +222,7 @@ export class NatsStorage implements Storage {
   backlog(endpoint: string, options: BacklogOptions): NatsBacklog {
     let backlog = this.#backlogs.get(endpoint);
     if (backlog === undefined) {
-      backlog = new NatsBacklog(endpoint, this, options, this.#pendingElsewhere.get(endpoint) ?? 0);
+      backlog = new NatsBacklog(endpoint, this, options, this.#streamCounts.get(endpoint) ?? 0);
       this.#backlogs.set(endpoint, backlog);
     } else {
       backlog.configure(options);
@@ -288,7 +289,7 @@ export class NatsStorage implements Storage {
   }
 
   pendingCounts(): ReadonlyMap<string, number> {
-    const counts = new Map(this.#pendingElsewhere);
+    const counts = new Map(this.#streamCounts);
     for (const [name, b] of this.#backlogs) counts.set(name, b.pending);
     return counts;
   }
@@ -319,7 +320,7 @@ export class NatsStorage implements Storage {
       counts.set(endpoint, n);
     }
     for (const [name, b] of this.#backlogs) b.stored(counts.get(name) ?? 0);
-    this.#pendingElsewhere = counts;
+    this.#streamCounts = counts;
   }
 
   async close(): Promise<void> {
