@@ -16,6 +16,22 @@ export function natsBinary(): string | undefined {
   return probe.status === 0 ? candidate : undefined;
 }
 
+/**
+ * CI installs nats-server (.ci/run) and requires it; elsewhere a missing binary skips the
+ * NATS tests with this reason.
+ */
+export const natsSkip: string | false =
+  natsBinary() === undefined && process.env['CI'] !== 'true'
+    ? 'nats-server not installed (apt-get install nats-server, or set NATS_SERVER_BIN)'
+    : false;
+
+/** The server binary, or a failure that says how to get one. */
+export function requireNats(): string {
+  const bin = natsBinary();
+  if (bin === undefined) throw new Error('nats-server is not installed (NATS_SERVER_BIN or PATH)');
+  return bin;
+}
+
 const children = new Set<ChildProcess>();
 after(() => {
   for (const c of children) {

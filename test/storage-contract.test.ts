@@ -18,10 +18,12 @@ import {
   type Storage,
 } from '../src/storage/storage.ts';
 import { memoryLogger, waitUntil } from './helpers.ts';
-import { natsBinary, startNats, type NatsCluster } from './nats-process.ts';
+import { natsSkip, requireNats, startNats, type NatsCluster } from './nats-process.ts';
 
 interface Backend {
   readonly name: string;
+  /** Why the suite cannot run here (a peer not installed), or false. */
+  readonly skip?: string | false;
   /** A fresh storage; `reopen` gives a storage over the same data (durable backends). */
   open(): Promise<{ storage: Storage; reopen: () => Promise<Storage> }>;
 }
@@ -29,11 +31,10 @@ interface Backend {
 const journalStorage = (dir: string): JournalStorage =>
   new JournalStorage(new Journal(dir, { sync: 'normal', maxSize: 2 ** 30 }), 4);
 
-const NATS_BIN = natsBinary();
 let nats: NatsCluster | undefined;
-if (NATS_BIN !== undefined) {
+if (natsSkip === false) {
   before(async () => {
-    nats = await startNats(NATS_BIN);
+    nats = await startNats(requireNats());
   });
   after(async () => {
     await nats?.stop();
@@ -76,8 +77,8 @@ const BACKENDS: Backend[] = [
   },
   {
     name: 'NATS JetStream',
+    skip: natsSkip,
     async open() {
-      assert.ok(NATS_BIN, 'nats-server is not installed (NATS_SERVER_BIN or PATH)');
       streams += 1;
       const stream = `contract-${String(streams)}`;
       return { storage: await natsStorage(stream), reopen: () => natsStorage(stream) };
@@ -123,7 +124,7 @@ const options = (o: BacklogObserver, maxPending = 1000) => ({
 const ids = (events: readonly RelayEvent[]): string[] => events.map((e) => e.id);
 
 for (const backend of BACKENDS) {
-  describe(`storage contract: ${backend.name}`, () => {
+  describe(`storage contract: ${backend.name}`, { skip: backend.skip ?? false }, () => {
     it('hands appended events to the backlogs of their targets only, oldest first', async () => {
       const { storage } = await backend.open();
       const a = storage.backlog('a', options(observer().o));
