@@ -99,6 +99,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   endpoints.apply(config.notifications.endpoints);
   const configured = (): Set<string> => new Set(endpoints.list.map((e) => e.config.name));
   if (journal !== undefined) reportOrphans(journal, configured(), restored, deps.log);
+  storage.registerMetrics?.(metrics.register);
   if (storage instanceof JournalStorage) {
     storage.onChangedElsewhere = () => {
       view?.refresh();

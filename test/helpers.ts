@@ -240,12 +240,12 @@ export function loadFixtures(name: 'plain' | 'references'): FixtureRequest[] {
 export const V1 = 'application/vnd.docker.distribution.events.v1+json';
 
 export async function waitUntil(
-  cond: () => boolean,
+  cond: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
   what = 'condition',
 ): Promise<void> {
   const start = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -105,6 +105,47 @@ describe('NATS JetStream storage', { skip: natsSkip }, () => {
     await nats.stop();
   });
 
+  it('a relay killed holding a message: another gets it after ackWait; lag and redeliveries in /metrics', async () => {
+    const nats = await startNats(requireNats());
+    let first = true;
+    const rx = await scope.receiver((_req, res) => {
+      // The first request is never answered: its relay dies holding the message.
+      if (first) first = false;
+      else res.writeHead(200).end();
+    });
+    streams += 1;
+    const config = {
+      storage: { nats: { servers: nats.urls, stream: `held-${String(streams)}`, ackWait: '2s' } },
+      notifications: { endpoints: [{ name: 'ci', url: rx.url, timeout: '60s' }] },
+    };
+    const a = await spawnRelay(config, mkdtempSync(join(tmpdir(), 'relay-nats-a-')));
+    const sent = [pushEvent(), pushEvent()];
+    assert.equal((await post(a, sent)).status, 202);
+    await rx.waitFor(1);
+    // One message out (concurrency 1), one not yet handed to anyone.
+    await waitUntil(
+      async () => {
+        const text = await (await fetch(`${a.debug}/metrics`)).text();
+        return (
+          /relay_nats_consumer_pending\{endpoint="ci"\} 1\n/.test(text) &&
+          /relay_nats_consumer_ack_pending\{endpoint="ci"\} 1\n/.test(text) &&
+          /relay_nats_connected 1\n/.test(text)
+        );
+      },
+      10_000,
+      'consumer lag 1 and 1 in flight',
+    );
+    const b = await spawnRelay(config, mkdtempSync(join(tmpdir(), 'relay-nats-b-')));
+    await a.kill('SIGKILL');
+    await waitUntil(() => rx.ids().length >= 3, 20_000, 'redelivered by the other relay');
+    const ids = sent.map((e) => String(e['id']));
+    assert.deepEqual(rx.ids(), [ids[0], ids[0], ids[1]]);
+    const text = await (await fetch(`${b.debug}/metrics`)).text();
+    assert.match(text, /relay_nats_redelivered_total\{endpoint="ci"\} 1\n/);
+    assert.equal(await b.kill('SIGTERM'), 0);
+    await nats.stop();
+  });
+
   it('NATS down: ingest answers 503 and is not ready; back: delivery resumes by itself', async () => {
     const nats = await startNats(requireNats());
     const node = nats.nodes[0];
@@ -129,11 +170,15 @@ describe('NATS JetStream storage', { skip: natsSkip }, () => {
     assert.equal(body.error, 'storage_unavailable');
     assert.match(body.message, /NATS JetStream did not store the events/);
     assert.equal((await fetch(`${relay.debug}/readyz`)).status, 503);
+    assert.match(await (await fetch(`${relay.debug}/metrics`)).text(), /relay_nats_connected 0\n/);
     await node.restart();
     for (let i = 0; !(await fetch(`${relay.debug}/readyz`)).ok; i++) {
       assert.ok(i < 300, 'ready again once NATS is back');
       await new Promise((r) => setTimeout(r, 100));
     }
+    const back = await (await fetch(`${relay.debug}/metrics`)).text();
+    assert.match(back, /relay_nats_connected 1\n/);
+    assert.match(back, /relay_nats_reconnects_total 1\n/);
     const later = pushEvent();
     assert.equal((await post(relay, [later])).status, 202);
     await waitUntil(() => rx.ids().includes(String(later['id'])), 30_000, 'delivery resumed');

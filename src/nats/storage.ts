@@ -19,6 +19,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
 import {
@@ -101,6 +102,9 @@ export class NatsStorage implements Storage {
   readonly #backlogs = new Map<string, NatsBacklog>();
   /** Messages per endpoint in the stream at the last count (configured endpoints or not). */
   #streamCounts = new Map<string, number>();
+  /** Each configured endpoint's consumer as the server reported it at the last tick. */
+  #consumers = new Map<string, { numPending: number; ackPending: number }>();
+  #reconnects = 0;
   #closed = false;
 
   private constructor(
@@ -179,6 +183,7 @@ export class NatsStorage implements Storage {
         this.#log.warn({ server: s.server }, 'NATS connection lost; reconnecting');
       } else if (s.type === 'reconnect') {
         this.#disconnected = false;
+        this.#reconnects += 1;
         this.#log.info({ server: s.server }, 'NATS connection back');
       }
     }
@@ -301,6 +306,76 @@ export class NatsStorage implements Storage {
 
   tick(): void {
     void this.#refreshPending().catch(() => undefined);
+    void this.#refreshConsumers().catch(() => undefined);
+  }
+
+  async #refreshConsumers(): Promise<void> {
+    const consumers = new Map<string, { numPending: number; ackPending: number }>();
+    await Promise.all(
+      [...this.#backlogs.keys()].map(async (name) => {
+        const info = await this.#jsm.consumers.info(
+          this.#opts.stream,
+          `ep-${endpointToken(name)}`,
+        );
+        consumers.set(name, { numPending: info.num_pending, ackPending: info.num_ack_pending });
+      }),
+    );
+    this.#consumers = consumers;
+  }
+
+  registerMetrics(register: Registry): void {
+    const registers = [register];
+    const backlogs = this.#backlogs;
+    const consumers = () => this.#consumers;
+    const connected = () => (this.ready() ? 1 : 0);
+    const reconnects = () => this.#reconnects;
+    new Gauge({
+      name: 'relay_nats_connected',
+      help: '1 while this relay is connected to NATS, else 0 (then /readyz fails and ingest answers 503).',
+      registers,
+      collect() {
+        this.set(connected());
+      },
+    });
+    new Counter({
+      name: 'relay_nats_reconnects_total',
+      help: 'Times this relay got its NATS connection back after losing it.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(reconnects());
+      },
+    });
+    new Gauge({
+      name: 'relay_nats_consumer_pending',
+      help: "Consumer lag: the endpoint's messages in the stream not yet handed to any relay (num_pending, at the last second's look).",
+      labelNames: ['endpoint'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, c] of consumers()) this.labels(name).set(c.numPending);
+      },
+    });
+    new Gauge({
+      name: 'relay_nats_consumer_ack_pending',
+      help: "The endpoint's messages handed to some relay and not yet settled, cluster-wide (num_ack_pending).",
+      labelNames: ['endpoint'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, c] of consumers()) this.labels(name).set(c.ackPending);
+      },
+    });
+    new Counter({
+      name: 'relay_nats_redelivered_total',
+      help: 'Messages this relay was handed again: an instance died or gave them back before settling them.',
+      labelNames: ['endpoint'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, b] of backlogs) this.labels(name).inc(b.redelivered);
+      },
+    });
   }
 
   /**
@@ -366,6 +441,8 @@ export class NatsBacklog implements Backlog {
   readonly #inHand = new Set<JsMsg>();
   /** The endpoint's messages in the stream: at the last count, and what this relay did since. */
   #stored = 0;
+  /** Messages handed to this relay that some instance had been handed before. */
+  redelivered = 0;
   #stopped = false;
   #observer: BacklogObserver;
   #log: Logger;
@@ -429,6 +506,7 @@ export class NatsBacklog implements Backlog {
       msg.nak();
       return;
     }
+    if (msg.redelivered) this.redelivered += 1;
     const acceptedAt = Number(msg.headers?.get(H.acceptedAt));
     const event: RelayEvent = {
       id: msg.headers?.get(H.eventId) ?? `nats-${String(msg.seq)}`,

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../event.ts';
 
@@ -36,6 +37,8 @@ export interface Storage {
   tick(now: number): void;
   /** Stops; a networked backend resolves once what it owes the server is sent. */
   close(): void | Promise<void>;
+  /** Adds the backend's own series to the relay's Prometheus registry (NATS: connection, consumers). */
+  registerMetrics?(register: Registry): void;
 }
 
 /**
