@@ -112,7 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     try {
       const config = await loadConfig(file);
-      runJournalCommand(
+      await runJournalCommand(
         command,
         positionals[1],
         { endpoint: values.endpoint, since: values.since },
@@ -125,6 +125,10 @@ async function main(argv: readonly string[]): Promise<number> {
       if (err instanceof ConfigError || err instanceof UsageError) {
         process.stderr.write(`${err.message}\n`);
         return 2;
+      }
+      if (err instanceof Error && err.message.startsWith('storage.nats:')) {
+        process.stderr.write(`${err.message}\n`);
+        return 1;
       }
       throw err;
     }

@@ -11,6 +11,7 @@ import { closedAfterTests, envelope, portToReopen, pushEvent, waitUntil } from '
 import type { NewEvent } from '../src/event.ts';
 import { Journal } from '../src/journal/journal.ts';
 import { freePort } from './registry-process.ts';
+import { runCli as cli } from './relay-process.ts';
 
 const scope = closedAfterTests();
 const dataDir = (): string => mkdtempSync(join(tmpdir(), 'relay-journal-'));
@@ -48,23 +49,6 @@ async function stream(
     }),
   );
   return accepted;
-}
-
-/** Runs the CLI (`node --import tsx src/main.ts ARGS`); resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const main = new URL('../src/main.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => {
-    child.on('exit', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 describe('journal', () => {

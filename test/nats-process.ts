@@ -78,8 +78,15 @@ async function listening(port: number, deadline: number): Promise<void> {
   }
 }
 
-/** Starts `size` JetStream servers clustered with each other (one: no cluster). */
-export async function startNats(bin: string, size = 1): Promise<NatsCluster> {
+/**
+ * Starts `size` JetStream servers clustered with each other (one: no cluster); `extra`
+ * lines go into each server's config (TLS, authorization).
+ */
+export async function startNats(
+  bin: string,
+  size = 1,
+  extra: readonly string[] = [],
+): Promise<NatsCluster> {
   const ports = await Promise.all(
     Array.from({ length: size }, async () => ({
       client: await freePort(),
@@ -94,6 +101,7 @@ export async function startNats(bin: string, size = 1): Promise<NatsCluster> {
       `server_name: n${String(i + 1)}`,
       `listen: 127.0.0.1:${String(p.client)}`,
       `jetstream { store_dir: "${join(dir, 'js')}" }`,
+      ...extra,
     ];
     if (size > 1) {
       lines.push(

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { closedAfterTests, envelope, pushEvent, V1, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats } from './nats-process.ts';
-import { spawnRelay, type RelayProcess } from './relay-process.ts';
+import { runCli, spawnRelay, type RelayProcess } from './relay-process.ts';
 
 const scope = closedAfterTests();
 let streams = 0;
@@ -144,6 +144,88 @@ describe('NATS JetStream storage', { skip: natsSkip }, () => {
     assert.match(text, /relay_nats_redelivered_total\{endpoint="ci"\} 1\n/);
     assert.equal(await b.kill('SIGTERM'), 0);
     await nats.stop();
+  });
+
+  it('dead letters go to <stream>-dead; the dead-letters command lists, replays and purges them', async () => {
+    const nats = await startNats(requireNats());
+    const rx = await scope.receiver((_req, res) => res.writeHead(500).end('broken'));
+    streams += 1;
+    const dir = mkdtempSync(join(tmpdir(), 'relay-nats-dead-'));
+    const stream = `dead-${String(streams)}`;
+    const relay = await spawnRelay(
+      {
+        storage: { nats: { servers: nats.urls, stream } },
+        notifications: {
+          endpoints: [{ name: 'ci', url: rx.url, threshold: 100, retry: { maxAttempts: 2 } }],
+        },
+      },
+      dir,
+    );
+    const config = join(dir, 'relay.yaml');
+    const [e1, e2] = [pushEvent(), pushEvent()];
+    assert.equal((await post(relay, [e1, e2])).status, 202);
+    await rx.waitFor(4);
+    const listAll = async () => {
+      const r = await runCli(['dead-letters', 'list', '--config', config]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    await waitUntil(async () => (await listAll()).length === 2, 10_000, 'two dead letters');
+    const listed = await listAll();
+    assert.deepEqual(
+      listed.map((d) => [d['endpoint'], d['eventId'], d['action'], d['attempts']]),
+      [
+        ['ci', e1['id'], 'push', 2],
+        ['ci', e2['id'], 'push', 2],
+      ],
+    );
+    assert.match(String(listed[0]?.['error']), /500 Internal Server Error/);
+    const since = await runCli([
+      'dead-letters',
+      'list',
+      '--since',
+      '2099-01-01',
+      '--config',
+      config,
+    ]);
+    assert.equal(since.stdout, '');
+    assert.equal(since.stderr, '0 dead letters\n');
+    const unknown = await runCli([
+      'dead-letters',
+      'list',
+      '--endpoint',
+      'nope',
+      '--config',
+      config,
+    ]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--endpoint "nope": no such endpoint .*known: ci/);
+
+    // Replayed into the running relay, the receiver fixed, within the re-send window.
+    rx.respondWith(undefined);
+    const replay = await runCli(['dead-letters', 'replay', '--endpoint', 'ci', '--config', config]);
+    assert.equal(replay.stdout.trim(), '2 dead letters queued again');
+    await rx.waitFor(6);
+    assert.deepEqual(rx.ids().slice(4), [e1['id'], e2['id']]);
+    assert.deepEqual(await listAll(), []);
+
+    rx.respondWith((_req, res) => res.writeHead(500).end());
+    assert.equal((await post(relay, [pushEvent()])).status, 202);
+    await waitUntil(async () => (await listAll()).length === 1, 10_000, 'a third dead letter');
+    const purge = await runCli(['dead-letters', 'purge', '--config', config]);
+    assert.equal(purge.stdout.trim(), '1 dead letters purged');
+    assert.deepEqual(await listAll(), []);
+    const journal = await runCli(['journal', 'status', '--config', config]);
+    assert.equal(journal.code, 2);
+    assert.match(journal.stderr, new RegExp(`storage.nats: there is no journal; .*${stream}`));
+    assert.equal(await relay.kill('SIGTERM'), 0);
+    await nats.stop();
+    const gone = await runCli(['dead-letters', 'list', '--config', config]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^storage.nats: cannot use nats:\/\/127.0.0.1:\d+: /);
   });
 
   it('NATS down: ingest answers 503 and is not ready; back: delivery resumes by itself', async () => {

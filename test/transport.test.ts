@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -9,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { makeTestCertificates } from './certificates.ts';
 import { closedAfterTests, envelope, pushEvent, settle, waitUntil } from './helpers.ts';
 
 const scope = closedAfterTests();
@@ -17,50 +17,10 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const openssl = (...args: string[]): void => {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-};
-
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all made here. */
-function makeCertificates(): void {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=relay test CA',
-  );
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, cn, ext] of [
-    ['server', 'localhost', ['-extfile', 'server.ext']],
-    ['client', 'registry-relay', []],
-  ] as const) {
-    openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '1',
-      ...ext,
-    );
-  }
-}
+const makeCertificates = (): void => {
+  makeTestCertificates(dir);
+};
 
 const file = (name: string): string => join(dir, name);
 

@@ -146,7 +146,7 @@ const pemFile = z
     }
   });
 
-const tlsSchema = z.preprocess(
+export const tlsSchema = z.preprocess(
   nullToUndefined,
   z
     .strictObject({

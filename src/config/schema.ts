@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointSchema } from './endpoint.ts';
+import { endpointSchema, tlsSchema } from './endpoint.ts';
 import { DEFAULTS } from './defaults.ts';
 import { byteSize, duration, nullToUndefined } from './fields.ts';
 
@@ -110,6 +110,20 @@ export const configSchema = z.strictObject({
               user: z.string().min(1).optional(),
               password: z.string().optional(),
               credentials: z.string().min(1, 'a .creds file').optional(),
+              nkey: z.string().min(1, 'a file holding an NKey user seed (SU…)').optional(),
+              tls: tlsSchema,
+            })
+            .superRefine((v, ctx) => {
+              const ways = (['token', 'user', 'credentials', 'nkey'] as const).filter(
+                (k) => v[k] !== undefined,
+              );
+              if (ways.length > 1) {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [ways[1] ?? 'token'],
+                  message: `one way to authenticate: ${ways.join(' and ')} are both set`,
+                });
+              }
             })
             .optional(),
         ),

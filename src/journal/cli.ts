@@ -1,6 +1,9 @@
 import { parseGoDuration } from '../config/units.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { Journal, type DeadLetterFilter } from './journal.ts';
+import { natsError, natsOptions } from '../nats/open.ts';
+import { NatsDeadLetters } from '../nats/dead-letters.ts';
+import type { DeadLetterFilter, DeadLetterStore } from '../storage/dead-letters.ts';
+import { Journal } from './journal.ts';
 
 export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
                                     WHEN: a duration back from now ("24h") or a date
@@ -23,11 +26,11 @@ export function parseSince(text: string, now = Date.now()): number {
   return at;
 }
 
-function openFor(config: RelayConfig): Journal {
+function openJournal(config: RelayConfig): Journal {
   const { path, sync, maxSize } = config.storage;
   if (config.storage.nats !== undefined) {
     throw new UsageError(
-      `storage.nats: dead letters are in the stream ${config.storage.nats.stream}-dead; this command reads only the SQLite journal so far`,
+      `storage.nats: there is no journal; the events are in the stream ${config.storage.nats.stream} (nats stream info)`,
     );
   }
   if (path === undefined) {
@@ -36,11 +39,39 @@ function openFor(config: RelayConfig): Journal {
   return new Journal(path, { sync, maxSize });
 }
 
+/** The journal's dead letters behind the same seam as JetStream's. */
+function journalDeadLetters(journal: Journal): DeadLetterStore {
+  return {
+    endpoints: () =>
+      Promise.resolve(
+        new Set([...journal.pendingCounts().keys(), ...journal.deadLetterCounts().keys()]),
+      ),
+    list: (filter) => Promise.resolve(journal.listDeadLetters(filter)),
+    replay: (filter) => Promise.resolve(journal.replayDeadLetters(filter)),
+    purge: (filter) => Promise.resolve(journal.purgeDeadLetters(filter)),
+    close: () => {
+      journal.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+async function openDeadLetters(config: RelayConfig): Promise<DeadLetterStore> {
+  const nats = config.storage.nats;
+  if (nats === undefined) return journalDeadLetters(openJournal(config));
+  try {
+    return await NatsDeadLetters.open(natsOptions(config, nats));
+  } catch (err) {
+    throw natsError(nats, err);
+  }
+}
+
 /**
- * The `dead-letters` and `journal` commands. They open the journal next to a running
- * relay safely (SQLite WAL); the relay notices their changes within a second.
+ * The `dead-letters` and `journal` commands. They work next to running relays: the journal
+ * is opened safely beside one (SQLite WAL; the relay notices changes within a second), and
+ * JetStream is shared by design.
  */
-export function runJournalCommand(
+export async function runJournalCommand(
   command: 'dead-letters' | 'journal',
   action: string | undefined,
   opts: { endpoint?: string | undefined; since?: string | undefined },
@@ -49,7 +80,7 @@ export function runJournalCommand(
   out: (line: string) => void,
   /** Remarks about the output, such as a count, kept off stdout so it pipes into jq. */
   note: (line: string) => void,
-): void {
+): Promise<void> {
   const filter: DeadLetterFilter = {
     endpoint: opts.endpoint,
     since: opts.since === undefined ? undefined : parseSince(opts.since),
@@ -60,12 +91,12 @@ export function runJournalCommand(
   if (command === 'journal' && !['status', 'purge'].includes(action ?? '')) {
     throw new UsageError(`journal needs status or purge, got ${String(action)}`);
   }
-  const journal = openFor(config);
-  try {
-    if (opts.endpoint !== undefined) checkEndpoint(opts.endpoint, config, journal);
-    if (command === 'dead-letters') {
+  if (command === 'dead-letters') {
+    const store = await openDeadLetters(config);
+    try {
+      if (opts.endpoint !== undefined) await checkEndpoint(opts.endpoint, config, store);
       if (action === 'list') {
-        const rows = journal.listDeadLetters(filter);
+        const rows = await store.list(filter);
         for (const d of rows) {
           out(
             JSON.stringify({
@@ -81,11 +112,19 @@ export function runJournalCommand(
         }
         note(`${String(rows.length)} dead letters`);
       } else if (action === 'replay') {
-        out(`${String(journal.replayDeadLetters(filter))} dead letters queued again`);
+        out(`${String(await store.replay(filter))} dead letters queued again`);
       } else {
-        out(`${String(journal.purgeDeadLetters(filter))} dead letters purged`);
+        out(`${String(await store.purge(filter))} dead letters purged`);
       }
-      return;
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  const journal = openJournal(config);
+  try {
+    if (opts.endpoint !== undefined) {
+      await checkEndpoint(opts.endpoint, config, journalDeadLetters(journal));
     }
     if (action === 'status') {
       const configured = new Set(config.notifications.endpoints.map((e) => e.name));
@@ -113,11 +152,14 @@ export function runJournalCommand(
 }
 
 /** An `--endpoint` that names nothing is a mistake, not an empty answer. */
-function checkEndpoint(name: string, config: RelayConfig, journal: Journal): void {
+async function checkEndpoint(
+  name: string,
+  config: RelayConfig,
+  store: DeadLetterStore,
+): Promise<void> {
   const known = new Set([
     ...config.notifications.endpoints.map((e) => e.name),
-    ...journal.pendingCounts().keys(),
-    ...journal.deadLetterCounts().keys(),
+    ...(await store.endpoints()),
   ]);
   if (known.has(name)) return;
   throw new UsageError(

@@ -2,6 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RelayEvent } from '../event.ts';
+import type { DeadLetterFilter } from '../storage/dead-letters.ts';
 import { StorageUnavailableError } from '../storage/storage.ts';
 
 export type SyncMode = 'normal' | 'full';
@@ -16,12 +17,6 @@ export interface DeadLetter {
   /** Epoch ms. */
   readonly acceptedAt: number;
   readonly deadAt: number;
-}
-
-export interface DeadLetterFilter {
-  readonly endpoint?: string | undefined;
-  /** Epoch ms: only dead letters that died at or after it. */
-  readonly since?: number | undefined;
 }
 
 interface EventRow {

@@ -1,9 +1,40 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config/schema.ts';
-import { NatsStorage } from './storage.ts';
+import { NatsStorage, type NatsStorageOptions } from './storage.ts';
 
-type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
+export type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
+
+/** The relay's NATS settings as the storage and the CLI use them (reads the key files). */
+export function natsOptions(config: RelayConfig, nats: NatsConfig): NatsStorageOptions {
+  return {
+    servers: nats.servers,
+    stream: nats.stream,
+    replicas: nats.replicas,
+    maxAgeMs: nats.maxAge / 1e6,
+    maxBytes: nats.maxBytes,
+    duplicateWindowMs: Math.max(1000, config.http.dedup.window / 1e6),
+    ackWaitMs: nats.ackWait / 1e6,
+    token: nats.token,
+    user: nats.user,
+    password: nats.password,
+    credentials: nats.credentials === undefined ? undefined : readFileSync(nats.credentials),
+    nkeySeed:
+      nats.nkey === undefined
+        ? undefined
+        : new TextEncoder().encode(readFileSync(nats.nkey, 'utf8').trim()),
+    tls: nats.tls,
+    name: 'registry-relay',
+  };
+}
+
+/** Why NATS could not be used, naming the servers. */
+export function natsError(nats: NatsConfig, err: unknown): Error {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new Error(`storage.nats: cannot use ${nats.servers.join(', ')}: ${reason}`, {
+    cause: err,
+  });
+}
 
 /** Connects to NATS and prepares the streams, or throws naming the servers and why. */
 export async function openNatsStorage(
@@ -13,20 +44,7 @@ export async function openNatsStorage(
 ): Promise<NatsStorage> {
   try {
     const storage = await NatsStorage.open(
-      {
-        servers: nats.servers,
-        stream: nats.stream,
-        replicas: nats.replicas,
-        maxAgeMs: nats.maxAge / 1e6,
-        maxBytes: nats.maxBytes,
-        duplicateWindowMs: Math.max(1000, config.http.dedup.window / 1e6),
-        ackWaitMs: nats.ackWait / 1e6,
-        token: nats.token,
-        user: nats.user,
-        password: nats.password,
-        credentials: nats.credentials === undefined ? undefined : readFileSync(nats.credentials),
-        name: 'registry-relay',
-      },
+      natsOptions(config, nats),
       log.child({ storage: 'nats' }),
     );
     log.info(
@@ -35,9 +53,6 @@ export async function openNatsStorage(
     );
     return storage;
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`storage.nats: cannot use ${nats.servers.join(', ')}: ${reason}`, {
-      cause: err,
-    });
+    throw natsError(nats, err);
   }
 }

@@ -11,17 +11,12 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import {
-  connect,
-  credsAuthenticator,
-  headers,
-  nanos,
-  type NatsConnection,
-} from '@nats-io/transport-node';
+import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
+import { connectNats, type NatsConnectionOptions } from './connect.ts';
 import {
   StorageUnavailableError,
   type Backlog,
@@ -31,8 +26,7 @@ import {
   type Storage,
 } from '../storage/storage.ts';
 
-export interface NatsStorageOptions {
-  readonly servers: readonly string[];
+export interface NatsStorageOptions extends NatsConnectionOptions {
   /** Stream name; endpoint subjects are `<stream>.ep.<endpoint>`, dead letters in `<stream>-dead`. */
   readonly stream: string;
   readonly replicas: number;
@@ -43,20 +37,13 @@ export interface NatsStorageOptions {
   readonly duplicateWindowMs: number;
   /** How long a message handed to an instance is its own before another may take it. */
   readonly ackWaitMs: number;
-  readonly token?: string | undefined;
-  readonly user?: string | undefined;
-  readonly password?: string | undefined;
-  /** A NATS .creds file's content (JWT and NKey seed). */
-  readonly credentials?: Uint8Array | undefined;
-  /** Connection name shown by the server (`nats server report connections`). */
-  readonly name: string;
 }
 
 /** How long one pull request stays open on the server. */
 const PULL_EXPIRES_MS = 1_000;
 
 /** Headers a relay sets on every message it publishes. */
-const H = {
+export const H = {
   acceptedAt: 'Relay-Accepted-At',
   eventId: 'Relay-Event-Id',
   action: 'Relay-Action',
@@ -71,6 +58,11 @@ const H = {
  */
 export function endpointToken(name: string): string {
   return /^[A-Za-z0-9_-]+$/.test(name) ? name : `x${Buffer.from(name).toString('hex')}`;
+}
+
+/** The endpoint name behind a subject token (see endpointToken). */
+export function endpointOfToken(token: string): string {
+  return /^x[0-9a-f]+$/.test(token) ? Buffer.from(token.slice(1), 'hex').toString() : token;
 }
 
 function unavailable(err: unknown): StorageUnavailableError {
@@ -123,16 +115,7 @@ export class NatsStorage implements Storage {
 
   /** Connects, and creates or updates both streams. */
   static async open(opts: NatsStorageOptions, log: Logger): Promise<NatsStorage> {
-    const nc = await connect({
-      servers: [...opts.servers],
-      name: opts.name,
-      maxReconnectAttempts: -1,
-      ...(opts.token === undefined ? {} : { token: opts.token }),
-      ...(opts.user === undefined ? {} : { user: opts.user, pass: opts.password ?? '' }),
-      ...(opts.credentials === undefined
-        ? {}
-        : { authenticator: credsAuthenticator(opts.credentials) }),
-    });
+    const nc = await connectNats(opts);
     try {
       const jsm = await jetstreamManager(nc);
       const s = opts.stream;
@@ -279,7 +262,8 @@ export class NatsStorage implements Storage {
       .publish(`${this.#opts.stream}-dead.ep.${endpointToken(endpoint)}`, msg.data, { headers: h })
       .then(
         () => {
-          msg.term(reason.message);
+          // No reason text: nats-server 2.9 takes `+TERM <reason>` for no acknowledgement.
+          msg.term();
         },
         (err: unknown) => {
           // Not kept as a dead letter: the message is offered again after ackWait.
@@ -313,10 +297,7 @@ export class NatsStorage implements Storage {
     const consumers = new Map<string, { numPending: number; ackPending: number }>();
     await Promise.all(
       [...this.#backlogs.keys()].map(async (name) => {
-        const info = await this.#jsm.consumers.info(
-          this.#opts.stream,
-          `ep-${endpointToken(name)}`,
-        );
+        const info = await this.#jsm.consumers.info(this.#opts.stream, `ep-${endpointToken(name)}`);
         consumers.set(name, { numPending: info.num_pending, ackPending: info.num_ack_pending });
       }),
     );
@@ -388,11 +369,7 @@ export class NatsStorage implements Storage {
     const counts = new Map<string, number>();
     for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
       if (!subject.startsWith(prefix)) continue;
-      const token = subject.slice(prefix.length);
-      const endpoint = /^x[0-9a-f]+$/.test(token)
-        ? Buffer.from(token.slice(1), 'hex').toString()
-        : token;
-      counts.set(endpoint, n);
+      counts.set(endpointOfToken(subject.slice(prefix.length)), n);
     }
     for (const [name, b] of this.#backlogs) b.stored(counts.get(name) ?? 0);
     this.#streamCounts = counts;

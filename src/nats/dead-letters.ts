@@ -1,0 +1,128 @@
+import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type {
+  DeadLetterFilter,
+  DeadLetterRecord,
+  DeadLetterStore,
+} from '../storage/dead-letters.ts';
+import { connectNats, type NatsConnectionOptions } from './connect.ts';
+import { endpointOfToken, endpointToken, H } from './storage.ts';
+
+interface DeadMsg extends DeadLetterRecord {
+  readonly seq: number;
+  readonly msg: JsMsg;
+}
+
+/**
+ * The dead letters of `<stream>-dead`, for the `dead-letters` command: read with an
+ * ordered consumer (nothing is taken off the stream by looking), replayed by publishing
+ * to the endpoint's subject again and deleting the dead letter, purged by deleting it.
+ */
+export class NatsDeadLetters implements DeadLetterStore {
+  readonly #nc: NatsConnection;
+  readonly #stream: string;
+
+  private constructor(nc: NatsConnection, stream: string) {
+    this.#nc = nc;
+    this.#stream = stream;
+  }
+
+  static async open(opts: NatsConnectionOptions & { stream: string }): Promise<NatsDeadLetters> {
+    return new NatsDeadLetters(await connectNats(opts), opts.stream);
+  }
+
+  get #dead(): string {
+    return `${this.#stream}-dead`;
+  }
+
+  async endpoints(): Promise<ReadonlySet<string>> {
+    const jsm = await jetstreamManager(this.#nc);
+    const names = new Set<string>();
+    for (const stream of [this.#stream, this.#dead]) {
+      const info = await jsm.streams.info(stream, { subjects_filter: '>' });
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        names.add(endpointOfToken(subject.slice(`${stream}.ep.`.length)));
+      }
+    }
+    return names;
+  }
+
+  async #read(filter: DeadLetterFilter): Promise<DeadMsg[]> {
+    const js = jetstream(this.#nc);
+    const subject = `${this.#dead}.ep.${filter.endpoint === undefined ? '*' : endpointToken(filter.endpoint)}`;
+    const consumer = await js.consumers.get(this.#dead, {
+      // One subject as a string: a list needs nats-server 2.10.
+      filter_subjects: subject,
+      ...(filter.since === undefined
+        ? {}
+        : {
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(filter.since).toISOString(),
+          }),
+    });
+    const out: DeadMsg[] = [];
+    for (;;) {
+      let got = 0;
+      let rest = -1;
+      for await (const msg of await consumer.fetch({ max_messages: 1000, expires: 1000 })) {
+        got += 1;
+        rest = msg.info.pending;
+        out.push(record(msg, this.#dead));
+      }
+      if (got === 0 || rest === 0) break;
+    }
+    return out;
+  }
+
+  async list(filter: DeadLetterFilter): Promise<readonly DeadLetterRecord[]> {
+    return this.#read(filter);
+  }
+
+  async replay(filter: DeadLetterFilter): Promise<number> {
+    const js = jetstream(this.#nc);
+    const jsm = await jetstreamManager(this.#nc);
+    const dead = await this.#read(filter);
+    for (const d of dead) {
+      const token = endpointToken(d.endpoint);
+      const h = headers();
+      h.set(H.acceptedAt, String(Date.now()));
+      h.set(H.eventId, d.eventId);
+      h.set(H.action, d.action);
+      const mediaType = d.msg.headers?.get(H.mediaType);
+      if (mediaType !== undefined && mediaType !== '') h.set(H.mediaType, mediaType);
+      // A message id of its own: the event's first one may still be in the duplicate window.
+      await js.publish(`${this.#stream}.ep.${token}`, d.msg.data, {
+        msgID: `${token}:${d.eventId}:replay-${String(d.seq)}`,
+        headers: h,
+      });
+      await jsm.streams.deleteMessage(this.#dead, d.seq);
+    }
+    return dead.length;
+  }
+
+  async purge(filter: DeadLetterFilter): Promise<number> {
+    const jsm = await jetstreamManager(this.#nc);
+    const dead = await this.#read(filter);
+    for (const d of dead) await jsm.streams.deleteMessage(this.#dead, d.seq);
+    return dead.length;
+  }
+
+  async close(): Promise<void> {
+    await this.#nc.drain();
+  }
+}
+
+function record(msg: JsMsg, deadStream: string): DeadMsg {
+  const h = (key: string) => msg.headers?.get(key) ?? '';
+  return {
+    endpoint: endpointOfToken(msg.subject.slice(`${deadStream}.ep.`.length)),
+    eventId: h(H.eventId),
+    action: h(H.action),
+    attempts: Number(h(H.attempts)) || 0,
+    error: h(H.error),
+    acceptedAt: Number(h(H.acceptedAt)) || 0,
+    deadAt: msg.time.getTime(),
+    seq: msg.info.streamSequence,
+    msg,
+  };
+}
