@@ -334,6 +334,20 @@ notifications:
     assert.ok(p.some((l) => l.startsWith('storage.nats: storage.path (the SQLite journal)')));
   });
 
+  it('storage.nats: one way to authenticate; TLS files read and checked at load', () => {
+    const two = problems(
+      `storage: {nats: {servers: ["nats://n1:4222"], token: t, nkey: /etc/relay.nk}}\n${oneEndpoint('')}`,
+    );
+    assert.deepEqual(two, [
+      'storage.nats.nkey: one way to authenticate: token and nkey are both set (got "/etc/relay.nk")',
+    ]);
+    const tls = problems(
+      `storage: {nats: {servers: ["tls://n1:4222"], tls: {ca: /nonexistent/ca.pem}}}\n${oneEndpoint('')}`,
+    );
+    assert.equal(tls.length, 1, tls.join('\n'));
+    assert.match(tls[0] ?? '', /^storage\.nats\.tls\.ca: cannot read \/nonexistent\/ca\.pem/);
+  });
+
   it('reports YAML syntax errors and duplicate keys', () => {
     assert.match(problems('a: [')[0] ?? '', /^YAML: /);
     assert.match(problems('log: {}\nlog: {}\n')[0] ?? '', /^YAML: .*unique/i);

@@ -1,10 +1,13 @@
 // Several relays on one NATS JetStream, as users run them: relay processes on a config
 // file, real nats-server processes, real receivers. Everything killed by its pid.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createUser } from '@nats-io/nkeys';
+import { stringify } from 'yaml';
+import { makeTestCertificates } from './certificates.ts';
 import { closedAfterTests, envelope, pushEvent, V1, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats } from './nats-process.ts';
 import { runCli, spawnRelay, type RelayProcess } from './relay-process.ts';
@@ -226,6 +229,59 @@ describe('NATS JetStream storage', { skip: natsSkip }, () => {
     const gone = await runCli(['dead-letters', 'list', '--config', config]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^storage.nats: cannot use nats:\/\/127.0.0.1:\d+: /);
+  });
+
+  it('TLS with a private CA and NKey authentication', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-nats-tls-'));
+    makeTestCertificates(dir);
+    const user = createUser();
+    writeFileSync(join(dir, 'relay.nk'), `${new TextDecoder().decode(user.getSeed())}\n`);
+    const nats = await startNats(requireNats(), 1, [
+      `tls { cert_file: "${join(dir, 'server.pem')}", key_file: "${join(dir, 'server.key')}" }`,
+      `authorization { users: [ { nkey: ${user.getPublicKey()} } ] }`,
+    ]);
+    const rx = await scope.receiver();
+    streams += 1;
+    const nkey = join(dir, 'relay.nk');
+    const base = {
+      servers: nats.urls.map((u) => u.replace('nats://', 'tls://')),
+      stream: `tls-${String(streams)}`,
+    };
+    const relay = await spawnRelay(
+      {
+        storage: { nats: { ...base, nkey, tls: { ca: join(dir, 'ca.pem') } } },
+        notifications: { endpoints: [{ name: 'ci', url: rx.url }] },
+      },
+      mkdtempSync(join(tmpdir(), 'relay-nats-tls-a-')),
+    );
+    const event = pushEvent();
+    assert.equal((await post(relay, [event])).status, 202);
+    await rx.waitFor(1);
+    assert.deepEqual(rx.ids(), [event['id']]);
+    assert.equal(await relay.kill('SIGTERM'), 0);
+    // Without the CA the server is not trusted; without the key the server refuses.
+    for (const [nats2, why] of [
+      [{ ...base, nkey }, /self.signed|unable to verify|certificate/i],
+      [{ ...base, tls: { ca: join(dir, 'ca.pem') } }, /authorization/i],
+    ] as const) {
+      const config = join(mkdtempSync(join(tmpdir(), 'relay-nats-tls-b-')), 'relay.yaml');
+      writeFileSync(
+        config,
+        stringify({
+          storage: { nats: nats2 },
+          notifications: { endpoints: [{ name: 'ci', url: rx.url }] },
+        }),
+      );
+      const refused = await runCli(['--config', config]);
+      assert.equal(refused.code, 1);
+      // The fatal line of the relay's JSON log.
+      assert.match(
+        refused.stdout,
+        /"msg":"cannot start: storage.nats: cannot use tls:\/\/127.0.0.1:\d+: /,
+      );
+      assert.match(refused.stdout, why);
+    }
+    await nats.stop();
   });
 
   it('NATS down: ingest answers 503 and is not ready; back: delivery resumes by itself', async () => {
