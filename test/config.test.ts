@@ -44,6 +44,8 @@ describe('Go durations', () => {
     assert.equal(parseGoDuration('42ns'), 42);
     assert.equal(parseGoDuration('0'), 0);
     assert.equal(parseGoDuration('+3s'), 3e9);
+    assert.equal(parseGoDuration('7d'), 7 * 86_400e9);
+    assert.equal(parseGoDuration('1d12h'), 36 * 3600e9);
   });
   it('treats a bare number as nanoseconds, as the registry does', () => {
     assert.equal(parseGoDuration(1500000000), 1.5e9);

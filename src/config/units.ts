@@ -9,13 +9,16 @@ const DURATION_UNITS_NS: Readonly<Record<string, number>> = {
   s: 1e9,
   m: 60e9,
   h: 3600e9,
+  // Not Go's: retention bounds such as storage.nats.maxAge read better in days ("7d").
+  d: 86_400e9,
 };
 
 const DURATION_PART = /([0-9]*(?:\.[0-9]*)?)([a-zµμ]+)/gy;
 
 /**
  * Parses a Go duration string (`500ms`, `1m30s`, `1.5h`) into nanoseconds, as Go's
- * `time.ParseDuration` does. A bare number, as in the registry's YAML, is nanoseconds.
+ * `time.ParseDuration` does, plus days (`7d`). A bare number, as in the registry's YAML,
+ * is nanoseconds.
  * Returns undefined when the text is not a duration.
  */
 export function parseGoDuration(value: string | number): number | undefined {
