@@ -20,7 +20,8 @@ export function duration(fallbackNs: number, { zeroIsDefault }: { zeroIsDefault:
         if (ns === undefined) {
           ctx.addIssue({
             code: 'custom',
-            message: 'not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (or days, "7d")',
+            message:
+              'not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (or days, "7d")',
           });
           return z.NEVER;
         }
