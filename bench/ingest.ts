@@ -17,6 +17,8 @@ export async function hammer(
   seconds: number,
   connections: number,
   overallRate?: number,
+  /** Distinguishes the ids of hammers running at once (the relay drops repeated ids). */
+  idPrefix = '',
 ) {
   // One template, a fresh id spliced in per request: the relay drops re-sent ids.
   const [head, tail] = JSON.stringify({ events: [benchEvent('@ID@')] }).split('@ID@');
@@ -32,7 +34,7 @@ export async function hammer(
         headers: { 'content-type': V1 },
         setupRequest: (req) => ({
           ...req,
-          body: `${String(head)}${String(process.pid)}-${String(++n)}${String(tail)}`,
+          body: `${String(head)}${idPrefix}${String(process.pid)}-${String(++n)}${String(tail)}`,
         }),
       },
     ],

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { batchScenario, fanoutScenario, isolationScenario } from './fanout.ts';
 import { ingestScenario, journalScenario } from './ingest.ts';
+import { jetstreamScenario } from './jetstream.ts';
 import { latencyScenario } from './latency.ts';
 import { memoryScenario } from './memory.ts';
 import { registryScenario } from './registry.ts';
@@ -20,6 +21,7 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   latency: () => latencyScenario(),
   memory: () => memoryScenario(),
   registry: () => registryScenario(),
+  jetstream: () => jetstreamScenario(),
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

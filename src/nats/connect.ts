@@ -34,6 +34,9 @@ export function connectNats(o: NatsConnectionOptions): Promise<NatsConnection> {
     servers: [...o.servers],
     name: o.name,
     maxReconnectAttempts: -1,
+    // Without it every request (each publish awaits its acknowledgement) makes an Error
+    // to keep the caller's stack: 7 % of a relay's CPU under load. Errors keep messages.
+    noAsyncTraces: true,
     ...(o.token === undefined ? {} : { token: o.token }),
     ...(o.user === undefined ? {} : { user: o.user, pass: o.password ?? '' }),
     ...(o.credentials === undefined ? {} : { authenticator: credsAuthenticator(o.credentials) }),

@@ -176,6 +176,10 @@ export class NatsStorage implements Storage {
     events: readonly NewEvent[],
     targets: readonly (readonly string[])[],
   ): Promise<void> {
+    // Every request of this event-loop turn publishes together: the client writes what
+    // is published in one go to the socket as one write, as the journal commits a turn's
+    // events at once.
+    await this.#turn();
     if (this.#closed) {
       throw new StorageUnavailableError('RELAY_STORAGE_WRITE', 'storage closed');
     }
@@ -205,6 +209,19 @@ export class NatsStorage implements Storage {
     events.forEach((event, i) => {
       for (const name of targets[i] ?? []) this.#backlogs.get(name)?.queued(event);
     });
+  }
+
+  #nextTurn: Promise<void> | undefined;
+
+  /** Resolves once this event-loop turn's I/O is handled (shared by its appends). */
+  #turn(): Promise<void> {
+    this.#nextTurn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.#nextTurn = undefined;
+        resolve();
+      }),
+    );
+    return this.#nextTurn;
   }
 
   backlog(endpoint: string, options: BacklogOptions): NatsBacklog {
