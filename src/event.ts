@@ -11,6 +11,11 @@ export interface RelayEvent {
   readonly envelope: string;
   /** Clock time (ms) at which ingest accepted the event: the start of delivery latency. */
   readonly acceptedAt: number;
+  /**
+   * Attempts already made to deliver it, by any relay, when a shared backend keeps the
+   * count (NATS: deliveries before this one). Absent: the retrying sink counts its own.
+   */
+  readonly attempts?: number | undefined;
 }
 
 /**

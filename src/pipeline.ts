@@ -102,6 +102,12 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     signer: config.signing === undefined ? undefined : new Signer(config.signing.secrets),
     clock: deps.clock,
   });
+  const backlog = deps.storage.backlog(config.name, {
+    observer: stats,
+    log,
+    maxPending: config.maxPending,
+    maxInFlight: config.concurrency * config.batch.maxEvents,
+  });
   const retrying = new RetryingSink({
     endpoint: config.name,
     next: http,
@@ -113,18 +119,14 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
       maxAgeMs: config.retry.maxAgeNs === undefined ? undefined : config.retry.maxAgeNs / 1e6,
       maxRetryAfterMs: config.retry.maxRetryAfterNs / 1e6,
     },
+    // A shared backend (NATS) takes failed events back with the breaker's delay.
+    defer: backlog.defer !== undefined,
   });
   const policy: DeliveryPolicy = {
     maxEvents: config.batch.maxEvents,
     maxWaitMs: config.batch.maxWaitNs / 1e6,
     concurrency: config.concurrency,
   };
-  const backlog = deps.storage.backlog(config.name, {
-    observer: stats,
-    log,
-    maxPending: config.maxPending,
-    maxInFlight: config.concurrency * config.batch.maxEvents,
-  });
   const loop = new DeliveryLoop({
     backlog,
     next: retrying,

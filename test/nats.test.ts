@@ -149,6 +149,39 @@ describe('NATS JetStream storage', { skip: natsSkip }, () => {
     await nats.stop();
   });
 
+  it('a failed attempt goes back to NATS with the breaker delay: any relay retries it, a dead one holds nothing', async () => {
+    const nats = await startNats(requireNats());
+    const times: number[] = [];
+    const rx = await scope.receiver((_req, res) => {
+      times.push(Date.now());
+      res.writeHead(times.length <= 3 ? 503 : 200).end();
+    });
+    streams += 1;
+    // ackWait is long: were the event held by the relay that failed, its death would
+    // keep it from the other relay for 30 s.
+    const config = {
+      storage: { nats: { servers: nats.urls, stream: `nak-${String(streams)}`, ackWait: '30s' } },
+      notifications: {
+        endpoints: [{ name: 'ci', url: rx.url, threshold: 2, backoff: '1s' }],
+      },
+    };
+    const a = await spawnRelay(config, mkdtempSync(join(tmpdir(), 'relay-nats-a-')));
+    const b = await spawnRelay(config, mkdtempSync(join(tmpdir(), 'relay-nats-b-')));
+    const event = pushEvent();
+    assert.equal((await post(a, [event])).status, 202);
+    // Two attempts at once (below threshold), then the second failure asks for 1 s.
+    await rx.waitFor(2);
+    await new Promise((r) => setTimeout(r, 300));
+    await a.kill('SIGKILL');
+    await rx.waitFor(4, 15_000);
+    const [t1 = 0, t2 = 0, t3 = 0] = times;
+    assert.ok(t2 - t1 < 900, `second attempt at once (${String(t2 - t1)} ms)`);
+    assert.ok(t3 - t2 >= 900, `third attempt after the backoff (${String(t3 - t2)} ms)`);
+    assert.deepEqual(rx.ids(), Array(4).fill(event['id']));
+    assert.equal(await b.kill('SIGTERM'), 0);
+    await nats.stop();
+  });
+
   it('dead letters go to <stream>-dead; the dead-letters command lists, replays and purges them', async () => {
     const nats = await startNats(requireNats());
     const rx = await scope.receiver((_req, res) => res.writeHead(500).end('broken'));

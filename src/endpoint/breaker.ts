@@ -55,9 +55,13 @@ export class Breaker {
     return Math.max(0, backoffEnds - now, this.#holdUntil - now);
   }
 
-  /** An attempt failed at `now`; `retryAfterMs` is the wait the endpoint asked for, if any. */
-  failure(now: number, retryAfterMs?: number): void {
-    this.#consecutiveFailures += 1;
+  /**
+   * An attempt failed at `now`; `retryAfterMs` is the wait the endpoint asked for, if any.
+   * `atLeast`: failures in a row known elsewhere (a shared backend's count of attempts on
+   * the event, some made by other relays), so the backoff is the cluster's, not this relay's.
+   */
+  failure(now: number, retryAfterMs?: number, atLeast = 0): void {
+    this.#consecutiveFailures = Math.max(this.#consecutiveFailures + 1, atLeast);
     this.#lastFailureAt = now;
     this.#holdUntil = retryAfterMs === undefined ? 0 : now + retryAfterMs;
     if (this.#consecutiveFailures >= this.threshold) {

@@ -4,7 +4,7 @@ import type { Backlog } from '../storage/storage.ts';
 import { RESOLVED, type Sink } from '../sink.ts';
 import { Delivery } from './delivery.ts';
 import type { EndpointListener } from './listener.ts';
-import { GaveUpError } from './retry.ts';
+import { DeferredError, GaveUpError } from './retry.ts';
 
 /** How a queue hands its events on: how many per request, how long to gather, how many at once. */
 export interface DeliveryPolicy {
@@ -205,7 +205,9 @@ export class DeliveryLoop {
       for (const event of delivery.events) this.#listener.onDelivered(event);
     } catch (err) {
       if (this.#abandoned.has(delivery)) return;
-      if (err instanceof GaveUpError) {
+      if (err instanceof DeferredError && this.#backlog.defer !== undefined) {
+        this.#backlog.defer(delivery.events, err.delayMs);
+      } else if (err instanceof GaveUpError) {
         this.#backlog.deadLetter(delivery.events, {
           attempts: err.attempts,
           error: err.lastError,

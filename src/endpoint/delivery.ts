@@ -36,6 +36,13 @@ export class Delivery {
             .slice(0, 27)}`;
   }
 
+  /** Attempts a shared backend says were made before this one (0 for a fresh delivery). */
+  get attemptsBefore(): number {
+    let n = 0;
+    for (const e of this.events) n = Math.max(n, e.attempts ?? 0);
+    return n;
+  }
+
   /** Acceptance time of its oldest event: where retry.maxAge is measured from. */
   get acceptedAt(): number {
     return this.events[0]?.acceptedAt ?? 0;

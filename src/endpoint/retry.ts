@@ -32,12 +32,29 @@ export class GaveUpError extends Error {
 }
 
 /**
+ * A failed attempt handed back to a shared backend instead of waiting here: the delivery
+ * loop gives the events back with `delayMs`, the breaker's wait (0 below `threshold`).
+ */
+export class DeferredError extends Error {
+  readonly code = 'RELAY_DEFERRED';
+  readonly delayMs: number;
+  constructor(endpoint: string, delayMs: number) {
+    super(`${endpoint}: attempt failed; offered again in ${String(delayMs)} ms`);
+    this.name = 'DeferredError';
+    this.delayMs = delayMs;
+  }
+}
+
+/**
  * Retries each delivery on the next sink until it succeeds, pacing attempts with the
  * breaker (the registry's threshold and backoff; a 429 or 503 with Retry-After holds the
  * next attempt until then, capped by `maxRetryAfterMs`). Without limits (the registry's
  * behaviour) it never gives up: only `destroy` ends the retries. With `retry.maxAttempts`
  * or `retry.maxAge`, a failed attempt that reaches either throws GaveUpError, and the
  * queue dead-letters the delivery's events. Concurrent deliveries share the breaker.
+ * With `defer` (a shared backend), a failed attempt that is not the last ends the write
+ * with DeferredError carrying the breaker's wait, and the backend offers the events again
+ * after it, to whichever relay asks first; attempts are counted from the backend's count.
  */
 export class RetryingSink implements Sink<Delivery> {
   readonly #endpoint: string;
@@ -47,6 +64,7 @@ export class RetryingSink implements Sink<Delivery> {
   readonly #log: Logger;
   readonly #abort = new AbortController();
   readonly #limits: RetryLimits;
+  readonly #defer: boolean;
 
   constructor(opts: {
     endpoint: string;
@@ -55,8 +73,10 @@ export class RetryingSink implements Sink<Delivery> {
     clock: Clock;
     log: Logger;
     limits?: RetryLimits;
+    defer?: boolean;
   }) {
     this.#endpoint = opts.endpoint;
+    this.#defer = opts.defer ?? false;
     this.#limits = opts.limits ?? {};
     this.#next = opts.next;
     this.#breaker = opts.breaker;
@@ -66,7 +86,7 @@ export class RetryingSink implements Sink<Delivery> {
 
   async write(delivery: Delivery): Promise<void> {
     let lastError: string | undefined;
-    for (let attempt = 1; ;) {
+    for (let attempt = delivery.attemptsBefore + 1; ;) {
       if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
       const wait = this.#breaker.delay(this.#clock.now());
       if (wait > 0) {
@@ -89,11 +109,16 @@ export class RetryingSink implements Sink<Delivery> {
         if (err instanceof FormatError) {
           throw new GaveUpError(this.#endpoint, attempt - 1, 'format', err.message);
         }
-        this.#breaker.failure(this.#clock.now(), this.#retryAfter(err));
+        // Deferred, the delivery's attempts so far are all failures in a row, whichever
+        // relay made them.
+        this.#breaker.failure(this.#clock.now(), this.#retryAfter(err), this.#defer ? attempt : 0);
         this.#logFailure(delivery, attempt, err);
         lastError = err instanceof Error ? err.message : String(err);
         const reason = this.#exhausted(delivery, attempt);
         if (reason !== undefined) throw new GaveUpError(this.#endpoint, attempt, reason, lastError);
+        if (this.#defer) {
+          throw new DeferredError(this.#endpoint, this.#breaker.delay(this.#clock.now()));
+        }
         attempt += 1;
       }
     }

@@ -506,6 +506,8 @@ export class NatsBacklog implements Backlog {
       id: msg.headers?.get(H.eventId) ?? `nats-${String(msg.seq)}`,
       envelope: msg.string(),
       acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : Date.now(),
+      // Each delivery of a message is one attempt (a failed attempt naks it).
+      attempts: msg.info.deliveryCount - 1,
     };
     this.#msgs.set(event, msg);
     this.#inHand.add(msg);
@@ -540,6 +542,17 @@ export class NatsBacklog implements Backlog {
     for (const e of events) this.#leased.delete(e);
     this.#waiting.unshift(events);
     if (events.length > 0) this.onAvailable?.();
+  }
+
+  /** A failed attempt: the server offers the events again after `delayMs`, to any relay. */
+  defer(events: readonly RelayEvent[], delayMs: number): void {
+    for (const e of events) {
+      this.#leased.delete(e);
+      // Still pending on the server (max_ack_pending holds), so order is kept.
+      // Whole milliseconds: the server reads the delay as integer nanoseconds, and takes
+      // a fraction for a plain nak (at once).
+      this.#settle(e)?.nak(Math.ceil(delayMs));
+    }
   }
 
   deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void {

@@ -60,6 +60,12 @@ export interface Backlog {
   ack(events: readonly RelayEvent[]): void;
   /** Not delivered, not given up on (a defect, a shutdown): they wait again, first. */
   retryLater(events: readonly RelayEvent[]): void;
+  /**
+   * A shared backend only: an attempt failed and the breaker asks for `delayMs`; the
+   * events go back to the server, to be offered again after that delay to any relay
+   * (NATS: nak with delay). Without it, the retrying sink waits holding the events.
+   */
+  defer?(events: readonly RelayEvent[], delayMs: number): void;
   /** Given up on (retry limits, unrenderable): they leave for the dead letters. */
   deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void;
   /**
