@@ -151,10 +151,13 @@ export class EndpointSet {
       if (why !== 'removed') return;
       if (durable) {
         const pending = endpoint.backlog?.pending ?? 0;
+        // Kept in storage for the endpoint's return; a shared backend also stops taking
+        // its events here, and gives back what this relay held.
+        this.#deps.storage.forget(endpoint.config.name);
         if (pending > 0) {
           log.warn(
             { pending },
-            'endpoint removed from the config: its undelivered events stay in the journal until it returns or `registry-relay journal purge --endpoint NAME`',
+            'endpoint removed from the config: its undelivered events stay in storage until it returns (journal: or `registry-relay journal purge --endpoint NAME`; NATS: or storage.nats.maxAge)',
           );
         }
         return;

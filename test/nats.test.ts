@@ -10,7 +10,13 @@ import { stringify } from 'yaml';
 import { makeTestCertificates } from './certificates.ts';
 import { closedAfterTests, envelope, pushEvent, V1, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats } from './nats-process.ts';
-import { runCli, spawnRelay, type RelayProcess } from './relay-process.ts';
+import {
+  configReloads,
+  runCli,
+  spawnRelay,
+  writeRelayConfig,
+  type RelayProcess,
+} from './relay-process.ts';
 
 const scope = closedAfterTests();
 let streams = 0;
@@ -179,6 +185,55 @@ describe('NATS JetStream storage', { skip: natsSkip }, () => {
     assert.ok(t3 - t2 >= 900, `third attempt after the backoff (${String(t3 - t2)} ms)`);
     assert.deepEqual(rx.ids(), Array(4).fill(event['id']));
     assert.equal(await b.kill('SIGTERM'), 0);
+    await nats.stop();
+  });
+
+  it('a reload that changes concurrency changes how many are out at once (the consumer)', async () => {
+    const nats = await startNats(requireNats());
+    let inFlight = 0;
+    let most = 0;
+    const rx = await scope.receiver((_req, res) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        res.writeHead(200).end();
+      }, 100);
+    });
+    streams += 1;
+    const dir = mkdtempSync(join(tmpdir(), 'relay-nats-reload-'));
+    const configOf = (concurrency: number) => ({
+      storage: { nats: { servers: nats.urls, stream: `conc-${String(streams)}` } },
+      notifications: { endpoints: [{ name: 'ci', url: rx.url, concurrency }] },
+    });
+    const relay = await spawnRelay(configOf(1), dir);
+    assert.equal(
+      (
+        await post(
+          relay,
+          Array.from({ length: 8 }, () => pushEvent()),
+        )
+      ).status,
+      202,
+    );
+    await rx.waitFor(8);
+    assert.equal(most, 1, 'one at a time at concurrency 1');
+    writeRelayConfig(configOf(4), dir);
+    process.kill(relay.pid, 'SIGHUP');
+    await waitUntil(async () => (await configReloads(relay.debug)).success === 1, 10_000, 'reload');
+    most = 0;
+    assert.equal(
+      (
+        await post(
+          relay,
+          Array.from({ length: 24 }, () => pushEvent()),
+        )
+      ).status,
+      202,
+    );
+    await rx.waitFor(32, 20_000);
+    assert.equal(most, 4, 'four at once after the reload');
+    assert.equal(await relay.kill('SIGTERM'), 0);
     await nats.stop();
   });
 

@@ -42,6 +42,13 @@ export interface NatsStorageOptions extends NatsConnectionOptions {
 /** How long one pull request stays open on the server. */
 const PULL_EXPIRES_MS = 1_000;
 
+/**
+ * Messages one pull request asks for. The server hands out no more than the consumer's
+ * max_ack_pending at once and fills the open request as acknowledgements free room, so a
+ * large request costs nothing and lets a reload change max_ack_pending without a new pull.
+ */
+const PULL_BATCH = 256;
+
 /** Headers a relay sets on every message it publishes. */
 export const H = {
   acceptedAt: 'Relay-Accepted-At',
@@ -251,18 +258,23 @@ export class NatsStorage implements Storage {
     try {
       await this.#jsm.consumers.add(stream, config);
     } catch {
-      await this.#jsm.consumers.update(stream, config.durable_name, {
-        max_ack_pending: maxAckPending,
-        ack_wait: config.ack_wait,
-      });
+      await this.updateConsumer(backlog.endpoint, maxAckPending);
     }
     const consumer = await this.#js.consumers.get(stream, config.durable_name);
     return consumer.consume({
-      max_messages: Math.max(1, maxAckPending),
+      max_messages: Math.max(PULL_BATCH, maxAckPending),
       expires: PULL_EXPIRES_MS,
       callback: (m) => {
         backlog.arrived(m);
       },
+    });
+  }
+
+  /** A reload changed `concurrency × batch.maxEvents`: so many out at once, cluster-wide. */
+  async updateConsumer(endpoint: string, maxAckPending: number): Promise<void> {
+    await this.#jsm.consumers.update(this.#opts.stream, `ep-${endpointToken(endpoint)}`, {
+      max_ack_pending: maxAckPending,
+      ack_wait: nanos(this.#opts.ackWaitMs),
     });
   }
 
@@ -292,6 +304,8 @@ export class NatsStorage implements Storage {
   forget(endpoint: string): void {
     void this.#backlogs.get(endpoint)?.stop();
     this.#backlogs.delete(endpoint);
+    // Its series leave /metrics with the endpoint, as with the other backends.
+    this.#consumers.delete(endpoint);
   }
 
   pendingCounts(): ReadonlyMap<string, number> {
@@ -318,7 +332,8 @@ export class NatsStorage implements Storage {
         consumers.set(name, { numPending: info.num_pending, ackPending: info.num_ack_pending });
       }),
     );
-    this.#consumers = consumers;
+    // Only endpoints still configured: one removed while the lookup ran stays out.
+    this.#consumers = new Map([...consumers].filter(([name]) => this.#backlogs.has(name)));
   }
 
   registerMetrics(register: Registry): void {
@@ -438,6 +453,7 @@ export class NatsBacklog implements Backlog {
   /** Messages handed to this relay that some instance had been handed before. */
   redelivered = 0;
   #stopped = false;
+  #maxInFlight: number;
   #observer: BacklogObserver;
   #log: Logger;
   #messages: Promise<ConsumerMessages | undefined> | undefined;
@@ -451,7 +467,8 @@ export class NatsBacklog implements Backlog {
     this.#log = options.log;
     this.#stored = restored;
     if (restored > 0) this.#observer.restorePending(restored);
-    this.#start(options.maxInFlight ?? 1);
+    this.#maxInFlight = options.maxInFlight ?? 1;
+    this.#start(this.#maxInFlight);
     // Well inside ackWait, so no other relay is handed what this one still works on.
     this.#keepAlive = setInterval(
       () => {
@@ -467,6 +484,17 @@ export class NatsBacklog implements Backlog {
     }
     this.#observer = options.observer;
     this.#log = options.log;
+    const max = options.maxInFlight ?? 1;
+    if (max !== this.#maxInFlight) {
+      this.#maxInFlight = max;
+      // After the consumer exists; the open pull request goes on as it is.
+      const log = this.#log;
+      void this.#messages
+        ?.then(() => this.#storage.updateConsumer(this.endpoint, max))
+        .catch((err: unknown) => {
+          log.error({ err }, 'could not change the JetStream consumer (max_ack_pending)');
+        });
+    }
   }
 
   #start(maxAckPending: number): void {
