@@ -2,21 +2,14 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RelayEvent } from '../event.ts';
-import type { DeadLetterFilter } from '../storage/dead-letters.ts';
+import type { DeadLetterFilter, DeadLetterRecord } from '../storage/dead-letters.ts';
 import { StorageUnavailableError } from '../storage/storage.ts';
 
 export type SyncMode = 'normal' | 'full';
 
-export interface DeadLetter {
-  readonly endpoint: string;
+/** A dead letter as the journal keeps it: the event's row number beside the record. */
+export interface DeadLetter extends DeadLetterRecord {
   readonly seq: number;
-  readonly eventId: string;
-  readonly action: string;
-  readonly attempts: number;
-  readonly error: string;
-  /** Epoch ms. */
-  readonly acceptedAt: number;
-  readonly deadAt: number;
 }
 
 interface EventRow {
