@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
 import type { RelayConfig } from './config/schema.ts';
 import { buildDebugApp } from './debug/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
@@ -24,6 +25,8 @@ export interface RelayDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** A storage opened beforehand (NATS JetStream connects asynchronously). */
   readonly storage?: Storage | undefined;
+  /** The config file the relay runs on: SIGHUP and the admin API's reload read it again. */
+  readonly configFile?: string | undefined;
 }
 
 export interface DrainReport {
@@ -56,6 +59,11 @@ export interface Relay {
   reload(next: RelayConfig): ReloadOutcome;
   /** Records a reload that failed before it reached the relay (an invalid file). */
   reloadFailed(problems: readonly string[]): ReloadOutcome;
+  /**
+   * Reads the config file again and applies it (SIGHUP, `POST /api/v1/reload`), one
+   * reload at a time; undefined when the relay was built without a file.
+   */
+  readonly reloadFromFile: (() => Promise<ReloadOutcome>) | undefined;
   /** Delivers what is queued until `timeoutMs`, then abandons the rest. */
   drain(timeoutMs: number): Promise<DrainReport>;
 }
@@ -116,6 +124,40 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       }, 1000).unref()
     : undefined;
   const tokens = new BearerTokens(config.http.auth.tokens);
+  const adminTokens = new BearerTokens(config.http.debug.auth.tokens);
+
+  const reload = (next: RelayConfig): ReloadOutcome => {
+    const refused = liveChangeRefusals(current, next);
+    if (refused.length > 0) return reloads.failed(refused, deps.log);
+    const report = endpoints.apply(next.notifications.endpoints);
+    tokens.replace(next.http.auth.tokens);
+    adminTokens.replace(next.http.debug.auth.tokens);
+    deps.log.level = next.log.level;
+    current = next;
+    view?.configure(configured());
+    return reloads.succeeded(next, report, deps.log);
+  };
+  const file = deps.configFile;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadFromFile =
+    file === undefined
+      ? undefined
+      : (): Promise<ReloadOutcome> => {
+          const next = reloading.then(async () => {
+            try {
+              return reload(await loadConfig(file));
+            } catch (err) {
+              if (err instanceof ConfigError) return reloads.failed(err.problems, deps.log);
+              deps.log.error(
+                { err },
+                'config reload failed unexpectedly; still on the previous config',
+              );
+              return reloads.failed([err instanceof Error ? err.message : String(err)], deps.log);
+            }
+          });
+          reloading = next;
+          return next;
+        };
 
   const ingest = buildIngestApp({
     log: deps.log.child({ listener: 'ingest' }),
@@ -140,6 +182,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     journal: view,
     startedAt: Date.now(),
     isReady: () => listening && !shuttingDown && (storage.ready?.() ?? true),
+    admin: { clock, endpoints, tokens: adminTokens, reload: reloadFromFile },
   });
 
   return {
@@ -161,19 +204,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     beginShutdown() {
       shuttingDown = true;
     },
-    reload(next) {
-      const refused = liveChangeRefusals(current, next);
-      if (refused.length > 0) return reloads.failed(refused, deps.log);
-      const report = endpoints.apply(next.notifications.endpoints);
-      tokens.replace(next.http.auth.tokens);
-      deps.log.level = next.log.level;
-      current = next;
-      view?.configure(configured());
-      return reloads.succeeded(next, report, deps.log);
-    },
+    reload,
     reloadFailed(problems) {
       return reloads.failed(problems, deps.log);
     },
+    reloadFromFile,
     async drain(timeoutMs) {
       const drained = await endpoints.drain(timeoutMs);
       if (housekeeping !== undefined) clearInterval(housekeeping);

@@ -48,6 +48,8 @@ export class EndpointSet {
   #routes: Route[] = [];
   /** Endpoints changing or going away: finishing their requests in flight. */
   readonly #retiring = new Set<Promise<void>>();
+  /** Paused by name: a rebuilt pipeline (reload) stays paused. */
+  readonly #paused = new Set<string>();
 
   constructor(deps: EndpointSetDeps) {
     this.#deps = deps;
@@ -87,6 +89,7 @@ export class EndpointSet {
     for (const [name, endpoint] of this.#endpoints) {
       if (next.has(name)) continue;
       removed.push(name);
+      this.#paused.delete(name);
       void this.#retire(endpoint, 'removed').then(() => {
         endpoint.stats.forget();
         this.#deps.metrics.filtered.remove(name);
@@ -98,6 +101,29 @@ export class EndpointSet {
       e.loop === undefined ? [] : [this.#route(e)],
     );
     return { added, changed, removed };
+  }
+
+  get(name: string): Endpoint | undefined {
+    return this.#endpoints.get(name);
+  }
+
+  isPaused(name: string): boolean {
+    return this.#paused.has(name);
+  }
+
+  /** Stops starting deliveries to `name`; its backlog keeps filling. False if already so. */
+  pause(name: string): boolean {
+    if (this.#paused.has(name)) return false;
+    this.#paused.add(name);
+    this.#endpoints.get(name)?.loop?.pause();
+    return true;
+  }
+
+  /** Delivers `name`'s backlog again. False if it was not paused. */
+  resume(name: string): boolean {
+    if (!this.#paused.delete(name)) return false;
+    this.#endpoints.get(name)?.loop?.resume();
+    return true;
   }
 
   /** Delivers what is pending, everywhere, until `timeoutMs`; then abandons the rest. */
@@ -119,6 +145,12 @@ export class EndpointSet {
   }
 
   #build(config: EndpointConfig, previous?: Endpoint, after?: Promise<void>): Endpoint {
+    const endpoint = this.#buildPipeline(config, previous, after);
+    if (this.#paused.has(config.name)) endpoint.loop?.pause();
+    return endpoint;
+  }
+
+  #buildPipeline(config: EndpointConfig, previous?: Endpoint, after?: Promise<void>): Endpoint {
     return buildEndpoint(config, {
       clock: this.#deps.clock,
       log: this.#deps.log,

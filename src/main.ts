@@ -157,7 +157,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger(config.log.level);
   let running;
   try {
-    running = await startRelay(config, { log });
+    running = await startRelay(config, { log, configFile: file });
   } catch (err) {
     log.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
@@ -166,17 +166,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const removePidFile = writePidFile(file);
   process.on('exit', removePidFile);
   // SIGHUP: read the file again and apply it; an invalid file changes nothing.
-  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    reloading = reloading.then(async () => {
-      log.info({ config: file }, 'SIGHUP: reloading the config');
-      try {
-        running_.relay.reload(await loadConfig(file));
-      } catch (err) {
-        if (err instanceof ConfigError) running_.relay.reloadFailed(err.problems);
-        else log.error({ err }, 'config reload failed unexpectedly; still on the previous config');
-      }
-    });
+    log.info({ config: file }, 'SIGHUP: reloading the config');
+    void running_.relay.reloadFromFile?.();
   });
   return new Promise<number>((resolve) => {
     let signals = 0;

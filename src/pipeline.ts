@@ -26,6 +26,8 @@ export interface Endpoint {
   readonly loop: DeliveryLoop | undefined;
   /** The endpoint's backlog in storage; undefined for a disabled endpoint. */
   readonly backlog: Backlog | undefined;
+  /** Its retry policy and state (consecutive failures, next attempt); undefined if disabled. */
+  readonly breaker: Breaker | undefined;
 }
 
 export interface PipelineDeps {
@@ -73,7 +75,9 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     },
     config.filter,
   );
-  if (config.disabled) return { config, stats, filter, loop: undefined, backlog: undefined };
+  if (config.disabled) {
+    return { config, stats, filter, loop: undefined, backlog: undefined, breaker: undefined };
+  }
 
   const log = deps.log.child({ endpoint: config.name });
   const timeoutMs = config.timeoutNs / 1e6;
@@ -108,10 +112,11 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     maxPending: config.maxPending,
     maxInFlight: config.concurrency * config.batch.maxEvents,
   });
+  const breaker = new Breaker(config.threshold, config.backoff);
   const retrying = new RetryingSink({
     endpoint: config.name,
     next: http,
-    breaker: new Breaker(config.threshold, config.backoff),
+    breaker,
     clock: deps.clock,
     log,
     limits: {
@@ -136,5 +141,5 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     policy,
     startAfter: deps.startAfter,
   });
-  return { config, stats, filter, loop, backlog };
+  return { config, stats, filter, loop, backlog, breaker };
 }

@@ -264,9 +264,9 @@ notifications:
     const expect = [
       'http.addr: not a listen address: use "host:port", "[::1]:port" or ":port" (got "nowhere")',
       'http.maxBodySize: not a size: use bytes or e.g. "512KiB", "1MiB" (got "lots")',
-      'shutdown.timeout: not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (got "10x")',
+      'shutdown.timeout: not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (or days, "7d") (got "10x")',
       'notifications.endpoints[0].url: expected an http:// or https:// URL (got "ftp://x/")',
-      'notifications.endpoints[0].timeout: not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (got "soon")',
+      'notifications.endpoints[0].timeout: not a duration: use a Go duration such as "500ms", "1m30s" or "2h" (or days, "7d") (got "soon")',
     ];
     for (const line of expect)
       assert.ok(p.includes(line), `missing: ${line}\nin:\n${p.join('\n')}`);

@@ -39,6 +39,16 @@ function listenAddress(fallback: string) {
     .prefault(fallback);
 }
 
+/** Bearer tokens: `Authorization: Bearer <one of them>`; none means no check. */
+const tokensSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .strictObject({
+      tokens: z.array(z.string().min(1, 'a token must not be empty')).default([]),
+    })
+    .prefault({}),
+);
+
 export const configSchema = z.strictObject({
   http: z.preprocess(
     nullToUndefined,
@@ -48,16 +58,15 @@ export const configSchema = z.strictObject({
         maxBodySize: byteSize(DEFAULTS.http.maxBodySize),
         debug: z.preprocess(
           nullToUndefined,
-          z.strictObject({ addr: listenAddress(DEFAULTS.http.debugAddr) }).prefault({}),
-        ),
-        auth: z.preprocess(
-          nullToUndefined,
           z
             .strictObject({
-              tokens: z.array(z.string().min(1, 'a token must not be empty')).default([]),
+              addr: listenAddress(DEFAULTS.http.debugAddr),
+              // The admin API: writes (pause, resume, reload) need one of these.
+              auth: tokensSchema,
             })
             .prefault({}),
         ),
+        auth: tokensSchema,
         dedup: z.preprocess(
           nullToUndefined,
           z

@@ -1,3 +1,4 @@
+import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../pipeline.ts';
@@ -5,6 +6,7 @@ import type { JournalView } from '../metrics/backlog.ts';
 import { expvar } from '../metrics/expvar.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
+import { adminRoutes, type AdminDeps } from './admin.ts';
 
 export interface DebugDeps {
   readonly log: Logger;
@@ -18,9 +20,13 @@ export interface DebugDeps {
   readonly startedAt: number;
   /** Ready means listening and not shutting down. */
   readonly isReady: () => boolean;
+  readonly admin: AdminDeps;
 }
 
-/** The operations listener: `/debug/vars`, `/metrics`, `/healthz`, `/readyz`. */
+/**
+ * The operations listener: `/debug/vars`, `/metrics`, `/healthz`, `/readyz`, and the admin
+ * API under `/api/v1` with its OpenAPI document (generated from the route schemas).
+ */
 export function buildDebugApp(deps: DebugDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -35,6 +41,39 @@ export function buildDebugApp(deps: DebugDeps) {
     return reply.type(deps.metrics.register.contentType).send(body);
   });
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  void app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'registry-relay admin API',
+        version: '1',
+        description:
+          'On the ops listener. Reads are open; writes need Authorization: Bearer with one of http.debug.auth.tokens. Every error is JSON: {"error": code, "message": text}.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  void app.register(
+    (api, _opts, done) => {
+      api.setNotFoundHandler((req, reply) =>
+        reply.code(404).send({
+          error: 'not_found',
+          message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}`,
+        }),
+      );
+      api.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+        const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 500;
+        return reply
+          .code(status)
+          .send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message });
+      });
+      api.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+      adminRoutes(api, deps.admin);
+      done();
+    },
+    { prefix: '/api/v1' },
+  );
   app.get('/readyz', (_req, reply) =>
     deps.isReady()
       ? reply.send({ status: 'ready' })

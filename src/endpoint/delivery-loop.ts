@@ -73,6 +73,8 @@ export class DeliveryLoop {
   /** Leases nothing more (`stop`): another pipeline takes the backlog over. */
   #stopped = false;
   #destroyed = false;
+  /** Sends nothing new (the admin API's pause); the backlog still fills. */
+  #paused = false;
   #idle: (() => void)[] = [];
   #settled: (() => void)[] = [];
 
@@ -124,6 +126,21 @@ export class DeliveryLoop {
     return oldest;
   }
 
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Starts no delivery until `resume`; requests in flight finish. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#resume();
+  }
+
   /** Events became available in the backlog. */
   #available(): void {
     if (this.#destroyed) return;
@@ -155,6 +172,7 @@ export class DeliveryLoop {
     while (
       !this.#destroyed &&
       !this.#stopped &&
+      !this.#paused &&
       this.#timer === undefined &&
       this.#inFlight.size < concurrency
     ) {

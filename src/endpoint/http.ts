@@ -206,8 +206,7 @@ export class HttpSink implements Sink<Delivery> {
       if (this.#isDestroyed()) throw new SinkClosedError(this.#endpoint);
       const durationMs = performance.now() - started;
       const causeCode = attempt.timedOut ? 'TIMEOUT' : errorCode(err);
-      this.#listener.onAttempt({ kind: 'error', code: causeCode, durationMs });
-      throw attempt.timedOut
+      const failed = attempt.timedOut
         ? new DeliveryError(
             this.#endpoint,
             'RELAY_TIMEOUT',
@@ -218,6 +217,13 @@ export class HttpSink implements Sink<Delivery> {
             causeCode,
             cause: err,
           });
+      this.#listener.onAttempt({
+        kind: 'error',
+        code: causeCode,
+        durationMs,
+        message: failed.message,
+      });
+      throw failed;
     } finally {
       attempt.settled();
       this.#inFlight.delete(attempt);
@@ -228,25 +234,23 @@ export class HttpSink implements Sink<Delivery> {
       this.#listener.onAttempt({ kind: 'success', status, durationMs });
       return;
     }
-    this.#listener.onAttempt({ kind: 'failure', status, durationMs });
-    if (status >= 300 && status < 400) {
-      throw new DeliveryError(
-        this.#endpoint,
-        'RELAY_HTTP_REDIRECT',
-        `answered ${statusText(status)}: redirects are not followed, fix the endpoint url`,
-        { status, location: redirectTarget(this.#url, answer.location) },
-      );
-    }
     const said = answer.body === '' ? '' : `: ${answer.body}`;
-    throw new DeliveryError(
-      this.#endpoint,
-      'RELAY_HTTP_STATUS',
-      `answered ${statusText(status)}${said}`,
-      {
-        status,
-        retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()),
-      },
-    );
+    const failed =
+      status >= 300 && status < 400
+        ? new DeliveryError(
+            this.#endpoint,
+            'RELAY_HTTP_REDIRECT',
+            `answered ${statusText(status)}: redirects are not followed, fix the endpoint url`,
+            { status, location: redirectTarget(this.#url, answer.location) },
+          )
+        : new DeliveryError(
+            this.#endpoint,
+            'RELAY_HTTP_STATUS',
+            `answered ${statusText(status)}${said}`,
+            { status, retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()) },
+          );
+    this.#listener.onAttempt({ kind: 'failure', status, durationMs, message: failed.message });
+    throw failed;
   }
 
   // A method, not the field: the flag changes while a request is awaited.

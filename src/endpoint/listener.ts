@@ -3,8 +3,19 @@ import type { RelayEvent } from '../event.ts';
 /** What one HTTP attempt came to. */
 export type AttemptOutcome =
   | { readonly kind: 'success'; readonly status: number; readonly durationMs: number }
-  | { readonly kind: 'failure'; readonly status: number; readonly durationMs: number }
-  | { readonly kind: 'error'; readonly code: string; readonly durationMs: number };
+  | {
+      readonly kind: 'failure';
+      readonly status: number;
+      readonly durationMs: number;
+      /** What the log says of it: "answered 503 Service Unavailable: maintenance". */
+      readonly message: string;
+    }
+  | {
+      readonly kind: 'error';
+      readonly code: string;
+      readonly durationMs: number;
+      readonly message: string;
+    };
 
 /**
  * How a pipeline reports what happens to its events. Sinks call these and never import a

@@ -5,6 +5,47 @@ import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
 import type { Clock } from '../clock.ts';
 import type { RelayMetrics } from './registry.ts';
 
+/** Counts per second over the last minute (60 buckets, each stamped with its second). */
+export class MinuteCounts {
+  readonly #counts = new Float64Array(60);
+  readonly #seconds = new Float64Array(60).fill(-1);
+
+  add(now: number, n = 1): void {
+    const second = Math.floor(now / 1000);
+    const i = second % 60;
+    if (this.#seconds[i] !== second) {
+      this.#seconds[i] = second;
+      this.#counts[i] = 0;
+    }
+    this.#counts[i] = (this.#counts[i] ?? 0) + n;
+  }
+
+  /** The last 60 whole seconds before `now`'s second and that second, oldest first. */
+  series(now: number): number[] {
+    const second = Math.floor(now / 1000);
+    const out: number[] = [];
+    for (let s = second - 59; s <= second; s++) {
+      const i = ((s % 60) + 60) % 60;
+      out.push(this.#seconds[i] === s ? (this.#counts[i] ?? 0) : 0);
+    }
+    return out;
+  }
+
+  total(now: number): number {
+    return this.series(now).reduce((a, b) => a + b, 0);
+  }
+}
+
+/** The last success or failure of an endpoint, for the admin API. */
+export interface LastOutcome {
+  /** Epoch ms. */
+  readonly at: number;
+  readonly status?: number | undefined;
+  /** The transport's error code when there was no answer (TIMEOUT, ECONNREFUSED…). */
+  readonly code?: string | undefined;
+  readonly message?: string | undefined;
+}
+
 /**
  * One endpoint's figures: plain counters for `/debug/vars` (the registry's expvar shape) and
  * the matching Prometheus series, both fed by the pipeline through EndpointListener.
@@ -20,6 +61,11 @@ export class EndpointStats implements EndpointListener {
   readonly statuses = new Map<string, number>();
   /** Accept-to-delivered latency of delivered events. */
   readonly latency = { count: 0, sumMs: 0, maxMs: 0 };
+  /** Events delivered and attempts failed, per second over the last minute. */
+  readonly deliveredPerSecond = new MinuteCounts();
+  readonly failedPerSecond = new MinuteCounts();
+  lastSuccess: LastOutcome | undefined;
+  lastFailure: LastOutcome | undefined;
 
   readonly #clock: Clock;
   readonly #metrics: RelayMetrics;
@@ -106,6 +152,16 @@ export class EndpointStats implements EndpointListener {
 
   onAttempt(outcome: AttemptOutcome): void {
     const seconds = outcome.durationMs / 1000;
+    const now = this.#clock.now();
+    if (outcome.kind === 'success') {
+      this.lastSuccess = { at: now, status: outcome.status };
+    } else {
+      this.failedPerSecond.add(now);
+      this.lastFailure =
+        outcome.kind === 'error'
+          ? { at: now, code: outcome.code, message: outcome.message }
+          : { at: now, status: outcome.status, message: outcome.message };
+    }
     if (outcome.kind === 'error') {
       this.errors += 1;
       this.#prom.errors.inc();
@@ -139,7 +195,9 @@ export class EndpointStats implements EndpointListener {
   onDelivered(event: RelayEvent): void {
     this.pending -= 1;
     this.#prom.pending.dec();
-    const ms = Math.max(0, this.#clock.now() - event.acceptedAt);
+    const now = this.#clock.now();
+    this.deliveredPerSecond.add(now);
+    const ms = Math.max(0, now - event.acceptedAt);
     this.latency.count += 1;
     this.latency.sumMs += ms;
     if (ms > this.latency.maxMs) this.latency.maxMs = ms;

@@ -1,0 +1,324 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.ts';
+import { redactUrl } from '../endpoint/redact.ts';
+import type { BearerTokens } from '../ingest/auth.ts';
+import type { LastOutcome } from '../metrics/endpoint-stats.ts';
+import type { Endpoint } from '../pipeline.ts';
+import type { ReloadOutcome } from '../reload.ts';
+
+/** What the admin API reads and changes. */
+export interface AdminDeps {
+  readonly clock: Clock;
+  readonly endpoints: {
+    readonly list: readonly Endpoint[];
+    get(name: string): Endpoint | undefined;
+    isPaused(name: string): boolean;
+    pause(name: string): boolean;
+    resume(name: string): boolean;
+  };
+  /** `http.debug.auth.tokens`: writes need one; without any, the API is read-only. */
+  readonly tokens: BearerTokens;
+  /** Reads the config file again and applies it, as SIGHUP does; undefined without a file. */
+  readonly reload: (() => Promise<ReloadOutcome>) | undefined;
+}
+
+export type EndpointState = 'delivering' | 'retrying' | 'backing-off' | 'paused' | 'disabled';
+
+/** One JSON error shape for every refusal: a code to branch on and a sentence to read. */
+function fail(reply: FastifyReply, status: number, error: string, message: string) {
+  return reply.code(status).send({ error, message });
+}
+
+const errorSchema = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+const outcomeSchema = {
+  type: ['object', 'null'],
+  properties: {
+    at: { type: 'string', format: 'date-time' },
+    status: { type: 'integer' },
+    code: { type: 'string' },
+    message: { type: 'string', description: 'Only to a request with a valid token.' },
+  },
+} as const;
+
+const endpointSchema = {
+  type: 'object',
+  required: ['name', 'state', 'url', 'pending', 'inFlight', 'paused', 'disabled'],
+  properties: {
+    name: { type: 'string' },
+    state: {
+      type: 'string',
+      enum: ['delivering', 'retrying', 'backing-off', 'paused', 'disabled'],
+    },
+    url: { type: 'string', description: 'Scheme, host and port; the rest as a fingerprint.' },
+    pending: { type: 'integer' },
+    oldestPendingAgeSeconds: { type: 'number' },
+    inFlight: { type: 'integer', description: 'Requests in flight.' },
+    paused: { type: 'boolean' },
+    disabled: { type: 'boolean' },
+    delivered: { type: 'integer', description: 'Events delivered since start.' },
+    failed: { type: 'integer', description: 'Failed attempts since start.' },
+    lastMinute: {
+      type: 'object',
+      properties: {
+        delivered: { type: 'integer' },
+        failed: { type: 'integer' },
+        deliveredPerSecond: { type: 'array', items: { type: 'integer' } },
+        failedPerSecond: { type: 'array', items: { type: 'integer' } },
+      },
+    },
+    lastSuccess: outcomeSchema,
+    lastFailure: outcomeSchema,
+    breaker: {
+      type: 'object',
+      properties: {
+        consecutiveFailures: { type: 'integer' },
+        nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+      },
+    },
+  },
+} as const;
+
+const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string' } },
+} as const;
+
+interface NameParams {
+  name: string;
+}
+
+/**
+ * The JSON API under /api/v1 on the ops listener. Reads are open, as /debug/vars is, but
+ * show what a receiver answered only to a request with a token; writes need a token, and
+ * without `http.debug.auth.tokens` there are no writes at all (403 naming the key).
+ */
+export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
+  const authorized = (req: FastifyRequest) =>
+    deps.tokens.required && deps.tokens.allows(req.headers.authorization);
+
+  /** A write goes ahead only with a valid token; else the reply is sent and false returned. */
+  const mayWrite = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    if (!deps.tokens.required) {
+      void fail(
+        reply,
+        403,
+        'read_only',
+        'the admin API is read-only: set http.debug.auth.tokens to allow changes',
+      );
+      return false;
+    }
+    if (!deps.tokens.allows(req.headers.authorization)) {
+      void fail(
+        reply,
+        401,
+        'unauthorized',
+        'Authorization: Bearer <one of http.debug.auth.tokens> needed',
+      );
+      return false;
+    }
+    return true;
+  };
+
+  const show = (e: Endpoint, withBodies: boolean) => {
+    const now = deps.clock.now();
+    const paused = deps.endpoints.isPaused(e.config.name);
+    const delay = e.breaker?.delay(now) ?? 0;
+    const failures = e.breaker?.consecutiveFailures ?? 0;
+    const state: EndpointState = e.config.disabled
+      ? 'disabled'
+      : paused
+        ? 'paused'
+        : delay > 0
+          ? 'backing-off'
+          : failures > 0
+            ? 'retrying'
+            : 'delivering';
+    const oldest = e.loop?.oldestAcceptedAt();
+    const outcome = (o: LastOutcome | undefined) =>
+      o === undefined
+        ? null
+        : {
+            at: new Date(o.at).toISOString(),
+            ...(o.status === undefined ? {} : { status: o.status }),
+            ...(o.code === undefined ? {} : { code: o.code }),
+            ...(withBodies && o.message !== undefined ? { message: o.message } : {}),
+          };
+    const s = e.stats;
+    return {
+      name: e.config.name,
+      state,
+      url: redactUrl(e.config.url),
+      pending: s.pending,
+      ...(oldest === undefined
+        ? {}
+        : { oldestPendingAgeSeconds: Math.max(0, now - oldest) / 1000 }),
+      inFlight: e.loop?.inFlight ?? 0,
+      paused,
+      disabled: e.config.disabled,
+      delivered: s.latency.count,
+      failed: s.failures + s.errors,
+      lastMinute: {
+        delivered: s.deliveredPerSecond.total(now),
+        failed: s.failedPerSecond.total(now),
+        deliveredPerSecond: s.deliveredPerSecond.series(now),
+        failedPerSecond: s.failedPerSecond.series(now),
+      },
+      lastSuccess: outcome(s.lastSuccess),
+      lastFailure: outcome(s.lastFailure),
+      breaker: {
+        consecutiveFailures: failures,
+        nextAttemptAt: delay > 0 ? new Date(now + delay).toISOString() : null,
+      },
+    };
+  };
+
+  const unknown = (reply: FastifyReply, name: string) =>
+    fail(
+      reply,
+      404,
+      'unknown_endpoint',
+      `no endpoint ${JSON.stringify(name)} (configured: ${deps.endpoints.list.map((e) => e.config.name).join(', ') || 'none'})`,
+    );
+
+  api.get(
+    '/endpoints',
+    {
+      schema: {
+        summary: 'Every configured endpoint: state, backlog, recent outcomes, breaker',
+        response: {
+          200: {
+            type: 'object',
+            properties: { endpoints: { type: 'array', items: endpointSchema } },
+          },
+        },
+      },
+    },
+    (req) => ({ endpoints: deps.endpoints.list.map((e) => show(e, authorized(req))) }),
+  );
+
+  api.get<{ Params: NameParams }>(
+    '/endpoints/:name',
+    {
+      schema: {
+        summary: 'One endpoint',
+        params: nameParams,
+        response: { 200: endpointSchema, 404: errorSchema },
+      },
+    },
+    (req, reply) => {
+      const e = deps.endpoints.get(req.params.name);
+      if (e === undefined) return unknown(reply, req.params.name);
+      return show(e, authorized(req));
+    },
+  );
+
+  for (const action of ['pause', 'resume'] as const) {
+    api.post<{ Params: NameParams }>(
+      `/endpoints/:name/${action}`,
+      {
+        schema: {
+          summary:
+            action === 'pause'
+              ? 'Stop sending to the endpoint; its backlog keeps filling'
+              : 'Send the endpoint its backlog again',
+          params: nameParams,
+          response: {
+            200: endpointSchema,
+            401: errorSchema,
+            403: errorSchema,
+            404: errorSchema,
+            409: errorSchema,
+          },
+        },
+      },
+      (req, reply) => {
+        if (!mayWrite(req, reply)) return reply;
+        const { name } = req.params;
+        const e = deps.endpoints.get(name);
+        if (e === undefined) return unknown(reply, name);
+        if (e.config.disabled) {
+          return fail(
+            reply,
+            409,
+            'disabled',
+            `${name} is disabled in the config: it sends nothing`,
+          );
+        }
+        const changed =
+          action === 'pause' ? deps.endpoints.pause(name) : deps.endpoints.resume(name);
+        if (!changed) {
+          return action === 'pause'
+            ? fail(reply, 409, 'already_paused', `${name} is paused already`)
+            : fail(reply, 409, 'not_paused', `${name} is not paused`);
+        }
+        req.log.info(
+          { endpoint: name },
+          action === 'pause' ? 'endpoint paused' : 'endpoint resumed',
+        );
+        return show(e, true);
+      },
+    );
+  }
+
+  api.post(
+    '/reload',
+    {
+      schema: {
+        summary: 'Read the config file again and apply it, as SIGHUP does',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              hash: { type: 'string' },
+              added: { type: 'array', items: { type: 'string' } },
+              changed: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    keys: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+              },
+              removed: { type: 'array', items: { type: 'string' } },
+            },
+          },
+          401: errorSchema,
+          403: errorSchema,
+          409: errorSchema,
+          422: {
+            type: 'object',
+            properties: {
+              error: { type: 'string' },
+              message: { type: 'string' },
+              problems: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!mayWrite(req, reply)) return reply;
+      if (deps.reload === undefined) {
+        return fail(reply, 409, 'no_config_file', 'this relay was not started from a config file');
+      }
+      const outcome = await deps.reload();
+      if (!outcome.ok) {
+        return reply.code(422).send({
+          error: 'reload_failed',
+          message: 'the config was not applied; the relay keeps the one in force',
+          problems: outcome.problems,
+        });
+      }
+      return outcome;
+    },
+  );
+}

@@ -1,0 +1,202 @@
+// The admin API on the ops listener: endpoint states, pause and resume, reload, the
+// OpenAPI document, and who may do what (tokens, read-only without them).
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { closedAfterTests, envelope, pushEvent, waitUntil } from './helpers.ts';
+import { spawnRelay, writeRelayConfig } from './relay-process.ts';
+
+const scope = closedAfterTests();
+const TOKEN = 'admin-token-for-tests';
+const withToken = { http: { debug: { addr: '127.0.0.1:0', auth: { tokens: [TOKEN] } } } };
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
+interface EndpointView {
+  name: string;
+  state: string;
+  url: string;
+  pending: number;
+  inFlight: number;
+  paused: boolean;
+  delivered: number;
+  failed: number;
+  lastMinute: { delivered: number; failed: number; deliveredPerSecond: number[] };
+  lastSuccess: { at: string; status: number } | null;
+  lastFailure: { at: string; status?: number; code?: string; message?: string } | null;
+  breaker: { consecutiveFailures: number; nextAttemptAt: string | null };
+}
+
+async function call(
+  base: string,
+  method: 'GET' | 'POST',
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${base}/api/v1${path}`, { method, headers });
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('admin API', () => {
+  it('without tokens: read-only, no receiver answers shown, writes refused naming the key', async () => {
+    const rx = await scope.receiver((_req, res) => res.writeHead(500).end('secret-ish body'));
+    const relay = await scope.relay([{ name: 'ci', url: `${rx.url}?token=abc`, threshold: 100 }]);
+    assert.equal((await relay.post(envelope(pushEvent()))).status, 202);
+    await rx.waitFor(2);
+    const { status, body } = await call(relay.debugUrl, 'GET', '/endpoints');
+    assert.equal(status, 200);
+    const [ci] = body['endpoints'] as EndpointView[];
+    assert.ok(ci);
+    assert.equal(ci.name, 'ci');
+    assert.equal(ci.state, 'retrying');
+    assert.match(ci.url, /^http:\/\/127\.0\.0\.1:\d+\/…#[0-9a-f]{8}$/, 'URL secrets hidden');
+    assert.equal(ci.lastFailure?.status, 500);
+    assert.equal(ci.lastFailure.message, undefined, 'no answer bodies without a token');
+    assert.ok(ci.breaker.consecutiveFailures >= 2);
+    const refused = await call(relay.debugUrl, 'POST', '/endpoints/ci/pause');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body['error'], 'read_only');
+    assert.match(String(refused.body['message']), /http\.debug\.auth\.tokens/);
+  });
+
+  it('pause keeps accepting and sends nothing; resume delivers the backlog; errors are JSON', async () => {
+    const rx = await scope.receiver();
+    const relay = await scope.relay([{ name: 'ci', url: rx.url }], withToken);
+    const base = relay.debugUrl;
+    assert.equal((await call(base, 'POST', '/endpoints/ci/pause')).status, 401);
+    const wrong = await call(base, 'POST', '/endpoints/ci/pause', { authorization: 'Bearer nope' });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body['error'], 'unauthorized');
+
+    const paused = await call(base, 'POST', '/endpoints/ci/pause', bearer);
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body['state'], 'paused');
+    const again = await call(base, 'POST', '/endpoints/ci/pause', bearer);
+    assert.equal(again.status, 409);
+    assert.equal(again.body['error'], 'already_paused');
+
+    const events = Array.from({ length: 5 }, () => pushEvent());
+    assert.equal((await relay.post(envelope(...events))).status, 202);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rx.requests.length, 0, 'nothing sent while paused');
+    const view = (await call(base, 'GET', '/endpoints/ci')).body as unknown as EndpointView;
+    assert.equal(view.pending, 5);
+    assert.equal(view.paused, true);
+
+    const resumed = await call(base, 'POST', '/endpoints/ci/resume', bearer);
+    assert.equal(resumed.status, 200);
+    await rx.waitFor(5);
+    assert.deepEqual(
+      rx.ids(),
+      events.map((e) => e['id']),
+    );
+    const after = (await call(base, 'GET', '/endpoints/ci')).body as unknown as EndpointView;
+    assert.equal(after.state, 'delivering');
+    assert.equal(after.delivered, 5);
+    assert.equal(after.lastMinute.delivered, 5);
+    assert.equal(after.lastMinute.deliveredPerSecond.length, 60);
+    assert.equal(after.lastSuccess?.status, 200);
+
+    const notPaused = await call(base, 'POST', '/endpoints/ci/resume', bearer);
+    assert.equal(notPaused.status, 409);
+    assert.equal(notPaused.body['error'], 'not_paused');
+    const unknown = await call(base, 'POST', '/endpoints/nope/pause', bearer);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body['error'], 'unknown_endpoint');
+    assert.match(String(unknown.body['message']), /configured: ci/);
+    const noRoute = await call(base, 'GET', '/nothing-here');
+    assert.equal(noRoute.status, 404);
+    assert.equal(noRoute.body['error'], 'not_found');
+    const noFile = await call(base, 'POST', '/reload', bearer);
+    assert.equal(noFile.status, 409);
+    assert.equal(noFile.body['error'], 'no_config_file');
+  });
+
+  it('a failing receiver: backing-off with the next attempt time; its answer shown with a token', async () => {
+    const rx = await scope.receiver((_req, res) => res.writeHead(503).end('maintenance window'));
+    const relay = await scope.relay(
+      [{ name: 'ci', url: rx.url, threshold: 2, backoff: '1h' }],
+      withToken,
+    );
+    assert.equal((await relay.post(envelope(pushEvent()))).status, 202);
+    await rx.waitFor(2);
+    await waitUntil(
+      async () =>
+        (await call(relay.debugUrl, 'GET', '/endpoints/ci')).body['state'] === 'backing-off',
+      5000,
+      'backing-off',
+    );
+    const view = (await call(relay.debugUrl, 'GET', '/endpoints/ci', bearer))
+      .body as unknown as EndpointView;
+    assert.equal(view.breaker.consecutiveFailures, 2);
+    const next = Date.parse(view.breaker.nextAttemptAt ?? '');
+    assert.ok(next > Date.now() + 3_500_000, 'about an hour from now');
+    assert.equal(view.lastFailure?.status, 503);
+    assert.match(view.lastFailure.message ?? '', /503 Service Unavailable: maintenance window/);
+    assert.equal(view.lastMinute.failed, 2);
+    assert.equal(view.failed, 2);
+  });
+
+  it('pause holds across a reload that changes the endpoint; reload by the API applies the file', async () => {
+    const [rx, rx2] = [await scope.receiver(), await scope.receiver()];
+    const dir = mkdtempSync(join(tmpdir(), 'relay-admin-'));
+    const configOf = (endpoints: Record<string, unknown>[]) => ({
+      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0', auth: { tokens: [TOKEN] } } },
+      notifications: { endpoints },
+    });
+    const relay = await spawnRelay(configOf([{ name: 'ci', url: rx.url }]), dir);
+    assert.equal((await call(relay.debug, 'POST', '/endpoints/ci/pause', bearer)).status, 200);
+    writeRelayConfig(
+      configOf([
+        { name: 'ci', url: rx2.url },
+        { name: 'audit', url: rx.url },
+      ]),
+      dir,
+    );
+    const applied = await call(relay.debug, 'POST', '/reload', bearer);
+    assert.equal(applied.status, 200, JSON.stringify(applied.body));
+    assert.deepEqual(applied.body['added'], ['audit']);
+    assert.deepEqual(
+      (applied.body['changed'] as { name: string }[]).map((c) => c.name),
+      ['ci'],
+    );
+    const event = pushEvent();
+    const res = await fetch(`${relay.ingest}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: envelope(event),
+    });
+    assert.equal(res.status, 202);
+    await rx.waitFor(1); // audit
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rx2.requests.length, 0, 'ci stays paused on its new URL');
+    assert.equal((await call(relay.debug, 'POST', '/endpoints/ci/resume', bearer)).status, 200);
+    await rx2.waitFor(1);
+
+    writeRelayConfig({ notifications: { endpoints: [{ name: 'x', url: 'not a url' }] } }, dir);
+    const invalid = await call(relay.debug, 'POST', '/reload', bearer);
+    assert.equal(invalid.status, 422);
+    assert.equal(invalid.body['error'], 'reload_failed');
+    assert.ok((invalid.body['problems'] as string[]).some((p) => p.includes('url')));
+    assert.equal(await relay.kill('SIGTERM'), 0);
+  });
+
+  it('serves an OpenAPI document generated from the routes', async () => {
+    const relay = await scope.relay([{ name: 'ci', url: 'http://127.0.0.1:9/' }]);
+    const { status, body } = await call(relay.debugUrl, 'GET', '/openapi.json');
+    assert.equal(status, 200);
+    assert.match(String(body['openapi']), /^3\./);
+    const paths = Object.keys(body['paths'] as object);
+    for (const p of [
+      '/api/v1/endpoints',
+      '/api/v1/endpoints/{name}',
+      '/api/v1/endpoints/{name}/pause',
+      '/api/v1/endpoints/{name}/resume',
+      '/api/v1/reload',
+    ]) {
+      assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+    }
+  });
+});
