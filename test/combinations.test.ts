@@ -5,7 +5,8 @@
 // directory. Each case asserts: every event ingest answered 2xx for was delivered (answered
 // 2xx by the receiver); duplicates only after a kill and within the in-flight bound; order
 // kept at concurrency 1; every request signed. Mid-stream the config is reloaded with the
-// endpoint changed (its pipeline rebuilt over the same backlog). A new feature joins here.
+// endpoint changed (its pipeline rebuilt over the same backlog), then the endpoint is paused
+// through the admin API while events keep coming, and resumed. A new feature joins here.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -58,8 +59,46 @@ interface Case {
 const EVENTS = 240;
 /** The config is reloaded (the endpoint changed) once this many events were acknowledged. */
 const RELOAD_AFTER = 60;
+/** After the reload the endpoint is paused (admin API) until this many were acknowledged. */
+const RESUME_AFTER = 90;
 /** With the journal: the relay is killed once this many events were acknowledged. */
 const KILL_AFTER = 120;
+const ADMIN_TOKEN = 'combination-admin-token';
+const HTTP = {
+  addr: '127.0.0.1:0',
+  debug: { addr: '127.0.0.1:0', auth: { tokens: [ADMIN_TOKEN] } },
+};
+
+/**
+ * Pauses the endpoint through the admin API, waits for its requests in flight, streams up to
+ * RESUME_AFTER events and checks none of them went out, then resumes it.
+ */
+async function whilePaused(
+  debugUrl: string,
+  ingest: string,
+  delivered: readonly string[],
+  post: () => Promise<void>,
+): Promise<void> {
+  const admin = (action: string) =>
+    fetch(`${debugUrl}/api/v1/endpoints/consumer${action}`, {
+      method: action === '' ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+  assert.equal((await admin('/pause')).status, 200);
+  await waitUntil(
+    async () => ((await (await admin('')).json()) as { inFlight: number }).inFlight === 0,
+    30_000,
+    'requests in flight at the pause finished',
+  );
+  const before = delivered.length;
+  await post();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(delivered.length, before, `nothing delivered while paused (${ingest})`);
+  const view = (await (await admin('')).json()) as { state: string; pending: number };
+  assert.equal(view.state, 'paused');
+  assert.ok(view.pending >= RESUME_AFTER - RELOAD_AFTER, `${String(view.pending)} pending`);
+  assert.equal((await admin('/resume')).status, 200);
+}
 
 function allCases(): Case[] {
   const out: Case[] = [];
@@ -182,9 +221,12 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   const counter = { next: 0 };
 
   if (c.storage === 'memory') {
-    const relay = await scope.relay([endpoint]);
+    const relay = await scope.relay([endpoint], { http: HTTP });
     await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent);
-    assert.ok(relay.relay.reload(makeConfig([changed])).ok);
+    assert.ok(relay.relay.reload(makeConfig([changed], { http: HTTP })).ok);
+    await whilePaused(relay.debugUrl, relay.ingestUrl, rx.delivered, () =>
+      stream(relay.ingestUrl, counter, RESUME_AFTER, acked, sent),
+    );
     await stream(relay.ingestUrl, counter, EVENTS, acked, sent);
     await waitUntil(
       () => covers(rx.delivered, acked),
@@ -207,6 +249,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
                 ackWait: '2s',
               },
             },
+      http: HTTP,
       notifications: { endpoints: [endpoint] },
     };
     const first = await spawnRelay(config, dir);
@@ -215,6 +258,9 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     writeRelayConfig(reloaded, dir);
     process.kill(first.pid, 'SIGHUP');
     await waitForReload(first.debug);
+    await whilePaused(first.debug, first.ingest, rx.delivered, () =>
+      stream(first.ingest, counter, RESUME_AFTER, acked, sent),
+    );
     await stream(first.ingest, counter, KILL_AFTER, acked, sent);
     // Mid-stream: deliveries of the last requests are still in flight or unacknowledged.
     await first.kill('SIGKILL');
