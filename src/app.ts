@@ -182,7 +182,13 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     journal: view,
     startedAt: Date.now(),
     isReady: () => listening && !shuttingDown && (storage.ready?.() ?? true),
-    admin: { clock, endpoints, tokens: adminTokens, reload: reloadFromFile },
+    admin: {
+      clock,
+      endpoints,
+      tokens: adminTokens,
+      reload: reloadFromFile,
+      deadLetters: storage.deadLetters?.(),
+    },
   });
 
   return {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { closedAfterTests, envelope, pushEvent, waitUntil } from './helpers.ts';
+import { natsSkip, requireNats, startNats } from './nats-process.ts';
 import { spawnRelay, writeRelayConfig } from './relay-process.ts';
 
 const scope = closedAfterTests();
@@ -33,8 +34,13 @@ async function call(
   method: 'GET' | 'POST',
   path: string,
   headers: Record<string, string> = {},
+  body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${base}/api/v1${path}`, { method, headers });
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -183,6 +189,113 @@ describe('admin API', () => {
     assert.equal(await relay.kill('SIGTERM'), 0);
   });
 
+  for (const storage of ['journal', 'nats'] as const) {
+    it(
+      `dead letters: list, replay, purge through the API (${storage})`,
+      { skip: storage === 'nats' ? natsSkip : false },
+      async () => {
+        const rx = await scope.receiver((_req, res) => res.writeHead(500).end('broken receiver'));
+        const dir = mkdtempSync(join(tmpdir(), 'relay-admin-dead-'));
+        const nats = storage === 'nats' ? await startNats(requireNats()) : undefined;
+        const relay = await spawnRelay(
+          {
+            http: {
+              addr: '127.0.0.1:0',
+              debug: { addr: '127.0.0.1:0', auth: { tokens: [TOKEN] } },
+            },
+            storage:
+              nats === undefined
+                ? { path: join(dir, 'data') }
+                : { nats: { servers: nats.urls, stream: 'admin' } },
+            notifications: {
+              endpoints: [{ name: 'ci', url: rx.url, threshold: 100, retry: { maxAttempts: 2 } }],
+            },
+          },
+          dir,
+        );
+        const base = relay.debug;
+        const events = [pushEvent(), pushEvent()];
+        const res = await fetch(`${relay.ingest}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: envelope(...events),
+        });
+        assert.equal(res.status, 202);
+        await waitUntil(
+          async () => (await call(base, 'GET', '/dead-letters')).body['count'] === 2,
+          15_000,
+          'two dead letters',
+        );
+        const open = await call(base, 'GET', '/dead-letters?endpoint=ci');
+        const rows = open.body['deadLetters'] as Record<string, unknown>[];
+        assert.deepEqual(
+          rows.map((d) => [d['endpoint'], d['eventId'], d['attempts']]),
+          events.map((e) => ['ci', e['id'], 2]),
+        );
+        assert.equal(rows[0]?.['error'], undefined, 'no receiver answer without a token');
+        const shown = await call(base, 'GET', '/dead-letters', bearer);
+        assert.match(
+          String((shown.body['deadLetters'] as Record<string, unknown>[])[0]?.['error']),
+          /500 Internal Server Error: broken receiver/,
+        );
+        const none = await call(base, 'GET', '/dead-letters?since=2099-01-01');
+        assert.equal(none.body['count'], 0);
+        const badSince = await call(base, 'GET', '/dead-letters?since=whenever');
+        assert.equal(badSince.status, 400);
+        assert.match(String(badSince.body['message']), /since "whenever"/);
+        const unknown = await call(base, 'GET', '/dead-letters?endpoint=nope');
+        assert.equal(unknown.status, 404);
+        assert.equal(unknown.body['error'], 'unknown_endpoint');
+        assert.equal((await call(base, 'POST', '/dead-letters/replay')).status, 401);
+
+        rx.respondWith(undefined);
+        const replayed = await call(base, 'POST', '/dead-letters/replay', bearer, {
+          endpoint: 'ci',
+        });
+        assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+        assert.equal(replayed.body['replayed'], 2);
+        await waitUntil(() => rx.ids().length >= 6, 15_000, 'replayed events delivered');
+        assert.deepEqual(
+          rx.ids().slice(4),
+          events.map((e) => e['id']),
+        );
+        const nothing = await call(base, 'POST', '/dead-letters/replay', bearer);
+        assert.equal(nothing.status, 409);
+        assert.equal(nothing.body['error'], 'nothing_to_replay');
+
+        rx.respondWith((_req, r) => r.writeHead(500).end());
+        assert.equal(
+          (
+            await fetch(`${relay.ingest}/events`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: envelope(pushEvent()),
+            })
+          ).status,
+          202,
+        );
+        await waitUntil(
+          async () => (await call(base, 'GET', '/dead-letters')).body['count'] === 1,
+          15_000,
+          'a third dead letter',
+        );
+        const purged = await call(base, 'POST', '/dead-letters/purge', bearer, {});
+        assert.equal(purged.body['purged'], 1);
+        assert.equal((await call(base, 'GET', '/dead-letters')).body['count'], 0);
+        assert.equal(await relay.kill('SIGTERM'), 0);
+        await nats?.stop();
+      },
+    );
+  }
+
+  it('memory storage keeps no dead letters: the API says so', async () => {
+    const relay = await scope.relay([{ name: 'ci', url: 'http://127.0.0.1:9/' }], withToken);
+    const res = await call(relay.debugUrl, 'GET', '/dead-letters');
+    assert.equal(res.status, 409);
+    assert.equal(res.body['error'], 'not_durable');
+    assert.match(String(res.body['message']), /storage\.path or storage\.nats/);
+  });
+
   it('serves an OpenAPI document generated from the routes', async () => {
     const relay = await scope.relay([{ name: 'ci', url: 'http://127.0.0.1:9/' }]);
     const { status, body } = await call(relay.debugUrl, 'GET', '/openapi.json');
@@ -195,6 +308,9 @@ describe('admin API', () => {
       '/api/v1/endpoints/{name}/pause',
       '/api/v1/endpoints/{name}/resume',
       '/api/v1/reload',
+      '/api/v1/dead-letters',
+      '/api/v1/dead-letters/replay',
+      '/api/v1/dead-letters/purge',
     ]) {
       assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
     }

@@ -5,6 +5,12 @@ import type { BearerTokens } from '../ingest/auth.ts';
 import type { LastOutcome } from '../metrics/endpoint-stats.ts';
 import type { Endpoint } from '../pipeline.ts';
 import type { ReloadOutcome } from '../reload.ts';
+import {
+  parseSince,
+  SinceError,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+} from '../storage/dead-letters.ts';
 
 /** What the admin API reads and changes. */
 export interface AdminDeps {
@@ -20,6 +26,8 @@ export interface AdminDeps {
   readonly tokens: BearerTokens;
   /** Reads the config file again and applies it, as SIGHUP does; undefined without a file. */
   readonly reload: (() => Promise<ReloadOutcome>) | undefined;
+  /** The durable backend's dead letters; undefined in memory mode (none are kept). */
+  readonly deadLetters: DeadLetterStore | undefined;
 }
 
 export type EndpointState = 'delivering' | 'retrying' | 'backing-off' | 'paused' | 'disabled';
@@ -93,6 +101,36 @@ interface NameParams {
   name: string;
 }
 
+const filterSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    endpoint: { type: 'string', description: 'Only this endpoint’s dead letters.' },
+    since: {
+      type: 'string',
+      description: 'Only those that died since: a duration back from now ("24h") or a date.',
+    },
+  },
+} as const;
+
+interface FilterQuery {
+  endpoint?: string;
+  since?: string;
+}
+
+const deadLetterSchema = {
+  type: 'object',
+  properties: {
+    endpoint: { type: 'string' },
+    eventId: { type: 'string' },
+    action: { type: 'string' },
+    attempts: { type: 'integer' },
+    error: { type: 'string', description: 'Only to a request with a valid token.' },
+    acceptedAt: { type: 'string', format: 'date-time' },
+    deadAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
 /**
  * The JSON API under /api/v1 on the ops listener. Reads are open, as /debug/vars is, but
  * show what a receiver answered only to a request with a token; writes need a token, and
@@ -102,27 +140,30 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
   const authorized = (req: FastifyRequest) =>
     deps.tokens.required && deps.tokens.allows(req.headers.authorization);
 
-  /** A write goes ahead only with a valid token; else the reply is sent and false returned. */
-  const mayWrite = (req: FastifyRequest, reply: FastifyReply): boolean => {
+  /**
+   * Before a write's body is validated: refused without a valid token (403 with no tokens
+   * configured, else 401); an absent body is an empty filter.
+   */
+  const guard = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!deps.tokens.required) {
-      void fail(
+      await fail(
         reply,
         403,
         'read_only',
         'the admin API is read-only: set http.debug.auth.tokens to allow changes',
       );
-      return false;
+      return;
     }
     if (!deps.tokens.allows(req.headers.authorization)) {
-      void fail(
+      await fail(
         reply,
         401,
         'unauthorized',
         'Authorization: Bearer <one of http.debug.auth.tokens> needed',
       );
-      return false;
+      return;
     }
-    return true;
+    req.body ??= {};
   };
 
   const show = (e: Endpoint, withBodies: boolean) => {
@@ -222,6 +263,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
     api.post<{ Params: NameParams }>(
       `/endpoints/:name/${action}`,
       {
+        preValidation: guard,
         schema: {
           summary:
             action === 'pause'
@@ -238,7 +280,6 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
         },
       },
       (req, reply) => {
-        if (!mayWrite(req, reply)) return reply;
         const { name } = req.params;
         const e = deps.endpoints.get(name);
         if (e === undefined) return unknown(reply, name);
@@ -266,9 +307,130 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
     );
   }
 
+  /** The store and the filter, or the reply is sent (memory mode, bad since, unknown endpoint). */
+  const deadLetterFilter = async (
+    given: FilterQuery | undefined,
+    reply: FastifyReply,
+  ): Promise<{ store: DeadLetterStore; filter: DeadLetterFilter } | undefined> => {
+    const store = deps.deadLetters;
+    if (store === undefined) {
+      await fail(
+        reply,
+        409,
+        'not_durable',
+        'storage is in memory and keeps no dead letters (they are logged): set storage.path or storage.nats',
+      );
+      return undefined;
+    }
+    let since: number | undefined;
+    try {
+      since = given?.since === undefined ? undefined : parseSince(given.since);
+    } catch (err) {
+      if (!(err instanceof SinceError)) throw err;
+      await fail(reply, 400, 'bad_request', err.message);
+      return undefined;
+    }
+    const endpoint = given?.endpoint;
+    if (endpoint !== undefined) {
+      const known = new Set([
+        ...deps.endpoints.list.map((e) => e.config.name),
+        ...(await store.endpoints()),
+      ]);
+      if (!known.has(endpoint)) {
+        await fail(
+          reply,
+          404,
+          'unknown_endpoint',
+          `no endpoint ${JSON.stringify(endpoint)} in the config or in storage (known: ${[...known].join(', ') || 'none'})`,
+        );
+        return undefined;
+      }
+    }
+    return { store, filter: { endpoint, since } };
+  };
+
+  api.get<{ Querystring: FilterQuery }>(
+    '/dead-letters',
+    {
+      schema: {
+        summary: 'Events given up on (retry.maxAttempts, retry.maxAge), oldest first',
+        querystring: filterSchema,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              count: { type: 'integer' },
+              deadLetters: { type: 'array', items: deadLetterSchema },
+            },
+          },
+          400: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const found = await deadLetterFilter(req.query, reply);
+      if (found === undefined) return reply;
+      const withBodies = authorized(req);
+      const rows = await found.store.list(found.filter);
+      return {
+        count: rows.length,
+        deadLetters: rows.map((d) => ({
+          endpoint: d.endpoint,
+          eventId: d.eventId,
+          action: d.action,
+          attempts: d.attempts,
+          ...(withBodies ? { error: d.error } : {}),
+          acceptedAt: new Date(d.acceptedAt).toISOString(),
+          deadAt: new Date(d.deadAt).toISOString(),
+        })),
+      };
+    },
+  );
+
+  for (const action of ['replay', 'purge'] as const) {
+    api.post<{ Body: FilterQuery | undefined }>(
+      `/dead-letters/${action}`,
+      {
+        preValidation: guard,
+        schema: {
+          summary:
+            action === 'replay'
+              ? 'Put dead letters back at the end of their endpoint’s backlog'
+              : 'Delete dead letters for good',
+          body: filterSchema,
+          response: {
+            200: {
+              type: 'object',
+              properties: { [action === 'replay' ? 'replayed' : 'purged']: { type: 'integer' } },
+            },
+            400: errorSchema,
+            401: errorSchema,
+            403: errorSchema,
+            404: errorSchema,
+            409: errorSchema,
+          },
+        },
+      },
+      async (req, reply) => {
+        const found = await deadLetterFilter(req.body ?? undefined, reply);
+        if (found === undefined) return reply;
+        if (action === 'purge') return { purged: await found.store.purge(found.filter) };
+        const replayed = await found.store.replay(found.filter);
+        if (replayed === 0) {
+          return fail(reply, 409, 'nothing_to_replay', 'no dead letters match');
+        }
+        req.log.info({ replayed, ...found.filter }, 'dead letters replayed');
+        return { replayed };
+      },
+    );
+  }
+
   api.post(
     '/reload',
     {
+      preValidation: guard,
       schema: {
         summary: 'Read the config file again and apply it, as SIGHUP does',
         response: {
@@ -305,8 +467,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
         },
       },
     },
-    async (req, reply) => {
-      if (!mayWrite(req, reply)) return reply;
+    async (_req, reply) => {
       if (deps.reload === undefined) {
         return fail(reply, 409, 'no_config_file', 'this relay was not started from a config file');
       }

@@ -1,8 +1,13 @@
-import { parseGoDuration } from '../config/units.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { natsError, natsOptions } from '../nats/open.ts';
 import { NatsDeadLetters } from '../nats/dead-letters.ts';
-import type { DeadLetterFilter, DeadLetterStore } from '../storage/dead-letters.ts';
+import {
+  parseSince,
+  SinceError,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+} from '../storage/dead-letters.ts';
+import { journalDeadLetters } from './dead-letters.ts';
 import { Journal } from './journal.ts';
 
 export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
@@ -15,17 +20,6 @@ export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [-
 /** A usage mistake: exit 2 with this message. */
 export class UsageError extends Error {}
 
-/** `--since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
-export function parseSince(text: string, now = Date.now()): number {
-  const ns = parseGoDuration(text);
-  if (ns !== undefined && ns > 0) return now - ns / 1e6;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) {
-    throw new UsageError(`--since ${JSON.stringify(text)}: not a duration ("24h") nor a date`);
-  }
-  return at;
-}
-
 function openJournal(config: RelayConfig): Journal {
   const { path, sync, maxSize } = config.storage;
   if (config.storage.nats !== undefined) {
@@ -37,23 +31,6 @@ function openJournal(config: RelayConfig): Journal {
     throw new UsageError('the config has no storage.path: there is no journal to look at');
   }
   return new Journal(path, { sync, maxSize });
-}
-
-/** The journal's dead letters behind the same seam as JetStream's. */
-function journalDeadLetters(journal: Journal): DeadLetterStore {
-  return {
-    endpoints: () =>
-      Promise.resolve(
-        new Set([...journal.pendingCounts().keys(), ...journal.deadLetterCounts().keys()]),
-      ),
-    list: (filter) => Promise.resolve(journal.listDeadLetters(filter)),
-    replay: (filter) => Promise.resolve(journal.replayDeadLetters(filter)),
-    purge: (filter) => Promise.resolve(journal.purgeDeadLetters(filter)),
-    close: () => {
-      journal.close();
-      return Promise.resolve();
-    },
-  };
 }
 
 async function openDeadLetters(config: RelayConfig): Promise<DeadLetterStore> {
@@ -81,10 +58,14 @@ export async function runJournalCommand(
   /** Remarks about the output, such as a count, kept off stdout so it pipes into jq. */
   note: (line: string) => void,
 ): Promise<void> {
-  const filter: DeadLetterFilter = {
-    endpoint: opts.endpoint,
-    since: opts.since === undefined ? undefined : parseSince(opts.since),
-  };
+  let since: number | undefined;
+  try {
+    since = opts.since === undefined ? undefined : parseSince(opts.since);
+  } catch (err) {
+    if (err instanceof SinceError) throw new UsageError(`--${err.message}`);
+    throw err;
+  }
+  const filter: DeadLetterFilter = { endpoint: opts.endpoint, since };
   if (command === 'dead-letters' && !['list', 'replay', 'purge'].includes(action ?? '')) {
     throw new UsageError(`dead-letters needs list, replay or purge, got ${String(action)}`);
   }

@@ -7,6 +7,8 @@ import type {
   DeadLetterReason,
   Storage,
 } from '../storage/storage.ts';
+import type { DeadLetterStore } from '../storage/dead-letters.ts';
+import { journalDeadLetters } from './dead-letters.ts';
 import type { Journal } from './journal.ts';
 import { Ring } from '../ring.ts';
 
@@ -86,8 +88,22 @@ export class JournalStorage implements Storage {
   tick(now: number): void {
     this.journal.compact(now);
     if (!this.journal.changedElsewhere()) return;
+    this.#reread();
+  }
+
+  /** Backlogs read the journal again: dead letters were replayed or purged. */
+  #reread(): void {
     for (const backlog of this.#backlogs.values()) backlog.recheckDisk();
     this.onChangedElsewhere();
+  }
+
+  deadLetters(): DeadLetterStore {
+    return journalDeadLetters(this.journal, {
+      changed: () => {
+        this.#reread();
+      },
+      close: false,
+    });
   }
 
   close(): void {

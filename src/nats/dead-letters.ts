@@ -6,7 +6,7 @@ import type {
   DeadLetterStore,
 } from '../storage/dead-letters.ts';
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
-import { endpointOfToken, endpointToken, H } from './storage.ts';
+import { endpointOfToken, endpointToken, H } from './subjects.ts';
 
 interface DeadMsg extends DeadLetterRecord {
   readonly seq: number;
@@ -21,14 +21,17 @@ interface DeadMsg extends DeadLetterRecord {
 export class NatsDeadLetters implements DeadLetterStore {
   readonly #nc: NatsConnection;
   readonly #stream: string;
+  /** Its own connection (the CLI), closed with it; else the relay's, left open. */
+  readonly #owned: boolean;
 
-  private constructor(nc: NatsConnection, stream: string) {
+  constructor(nc: NatsConnection, stream: string, owned = false) {
     this.#nc = nc;
     this.#stream = stream;
+    this.#owned = owned;
   }
 
   static async open(opts: NatsConnectionOptions & { stream: string }): Promise<NatsDeadLetters> {
-    return new NatsDeadLetters(await connectNats(opts), opts.stream);
+    return new NatsDeadLetters(await connectNats(opts), opts.stream, true);
   }
 
   get #dead(): string {
@@ -108,7 +111,7 @@ export class NatsDeadLetters implements DeadLetterStore {
   }
 
   async close(): Promise<void> {
-    await this.#nc.drain();
+    if (this.#owned) await this.#nc.drain();
   }
 }
 

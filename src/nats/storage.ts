@@ -17,6 +17,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
+import { NatsDeadLetters } from './dead-letters.ts';
+import { endpointOfToken, endpointToken, H } from './subjects.ts';
 import {
   StorageUnavailableError,
   type Backlog,
@@ -48,29 +50,6 @@ const PULL_EXPIRES_MS = 1_000;
  * large request costs nothing and lets a reload change max_ack_pending without a new pull.
  */
 const PULL_BATCH = 256;
-
-/** Headers a relay sets on every message it publishes. */
-export const H = {
-  acceptedAt: 'Relay-Accepted-At',
-  eventId: 'Relay-Event-Id',
-  action: 'Relay-Action',
-  mediaType: 'Relay-Media-Type',
-  attempts: 'Relay-Attempts',
-  error: 'Relay-Error',
-} as const;
-
-/**
- * An endpoint name as one subject token and consumer name: kept as it is when it is made
- * of letters, digits, `_` and `-`, else `x` and the hex of its UTF-8 bytes.
- */
-export function endpointToken(name: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(name) ? name : `x${Buffer.from(name).toString('hex')}`;
-}
-
-/** The endpoint name behind a subject token (see endpointToken). */
-export function endpointOfToken(token: string): string {
-  return /^x[0-9a-f]+$/.test(token) ? Buffer.from(token.slice(1), 'hex').toString() : token;
-}
 
 function unavailable(err: unknown): StorageUnavailableError {
   const message = err instanceof Error ? err.message : String(err);
@@ -299,6 +278,10 @@ export class NatsStorage implements Storage {
           this.#log.error({ endpoint, err }, 'could not store a dead letter; it will be retried');
         },
       );
+  }
+
+  deadLetters(): NatsDeadLetters {
+    return new NatsDeadLetters(this.#nc, this.#opts.stream);
   }
 
   forget(endpoint: string): void {

@@ -1,4 +1,20 @@
-/** One dead letter as the `dead-letters` command shows it, whatever the backend. */
+import { parseGoDuration } from '../config/units.ts';
+
+/** A `since` that is neither a duration nor a date. */
+export class SinceError extends Error {}
+
+/** `since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
+export function parseSince(text: string, now = Date.now()): number {
+  const ns = parseGoDuration(text);
+  if (ns !== undefined && ns > 0) return now - ns / 1e6;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) {
+    throw new SinceError(`since ${JSON.stringify(text)}: not a duration ("24h") nor a date`);
+  }
+  return at;
+}
+
+/** One dead letter as the `dead-letters` command and the admin API show it, whatever the backend. */
 export interface DeadLetterRecord {
   readonly endpoint: string;
   readonly eventId: string;

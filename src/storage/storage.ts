@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../event.ts';
+import type { DeadLetterStore } from './dead-letters.ts';
 
 /**
  * Where accepted events wait until every endpoint that wants them has them: the one seam
@@ -37,6 +38,8 @@ export interface Storage {
   tick(now: number): void;
   /** Stops; a networked backend resolves once what it owes the server is sent. */
   close(): void | Promise<void>;
+  /** A durable backend's dead letters, for the admin API (the running relay's own view). */
+  deadLetters?(): DeadLetterStore;
   /** Adds the backend's own series to the relay's Prometheus registry (NATS: connection, consumers). */
   registerMetrics?(register: Registry): void;
 }
