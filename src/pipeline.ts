@@ -12,7 +12,22 @@ import { envelopeFormat } from './endpoint/format/envelope.ts';
 import type { Format } from './endpoint/format/format.ts';
 import { slackFormat } from './endpoint/format/slack.ts';
 import { templateFormat } from './endpoint/format/template.ts';
-import { HttpSink } from './endpoint/http.ts';
+import { Delivery } from './endpoint/delivery.ts';
+import { FormatError } from './endpoint/format/format.ts';
+import { DeliveryError, HttpSink } from './endpoint/http.ts';
+import type { AttemptOutcome, EndpointListener } from './endpoint/listener.ts';
+import type { RelayEvent } from './event.ts';
+
+/** A listener that records nothing: a test request counts in no metric. */
+const silentListener: EndpointListener = {
+  restorePending: () => undefined,
+  onQueued: () => undefined,
+  onDropped: () => undefined,
+  onDeliveryStarted: () => undefined,
+  onAttempt: () => undefined,
+  onDelivered: () => undefined,
+  onDeadLettered: () => undefined,
+};
 import { RetryingSink } from './endpoint/retry.ts';
 import { Signer } from './endpoint/signing.ts';
 import { buildTransport } from './endpoint/transport.ts';
@@ -28,6 +43,23 @@ export interface Endpoint {
   readonly backlog: Backlog | undefined;
   /** Its retry policy and state (consecutive failures, next attempt); undefined if disabled. */
   readonly breaker: Breaker | undefined;
+  /**
+   * One attempt with `events` through the endpoint's real request path (format, headers,
+   * signing, TLS, proxy), outside its backlog, counted in no metric; undefined if disabled.
+   */
+  readonly test: ((events: readonly RelayEvent[]) => Promise<TestOutcome>) | undefined;
+}
+
+/** What a test request came to. */
+export interface TestOutcome {
+  readonly ok: boolean;
+  readonly deliveryId: string;
+  readonly durationMs: number;
+  readonly status?: number | undefined;
+  /** No answer: TIMEOUT, ECONNREFUSED…; or FORMAT when the events cannot be rendered. */
+  readonly code?: string | undefined;
+  /** The failure as the log says it, with the start of the answer's body. */
+  readonly message?: string | undefined;
 }
 
 export interface PipelineDeps {
@@ -76,7 +108,15 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     config.filter,
   );
   if (config.disabled) {
-    return { config, stats, filter, loop: undefined, backlog: undefined, breaker: undefined };
+    return {
+      config,
+      stats,
+      filter,
+      loop: undefined,
+      backlog: undefined,
+      breaker: undefined,
+      test: undefined,
+    };
   }
 
   const log = deps.log.child({ endpoint: config.name });
@@ -95,7 +135,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
       'tls.insecureSkipVerify: the endpoint certificate is not verified; anyone on the path can read and answer its events',
     );
   }
-  const http = new HttpSink({
+  const sinkOptions = {
     endpoint: config.name,
     url: config.url,
     headers: config.headers,
@@ -105,7 +145,8 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     format: buildFormat(config.format),
     signer: config.signing === undefined ? undefined : new Signer(config.signing.secrets),
     clock: deps.clock,
-  });
+  };
+  const http = new HttpSink(sinkOptions);
   const backlog = deps.storage.backlog(config.name, {
     observer: stats,
     log,
@@ -141,5 +182,36 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     policy,
     startAfter: deps.startAfter,
   });
-  return { config, stats, filter, loop, backlog, breaker };
+  const test = async (events: readonly RelayEvent[]): Promise<TestOutcome> => {
+    // Its own sink over the same connections, reporting to nobody but this call.
+    let outcome: AttemptOutcome | undefined;
+    const probe = new HttpSink({
+      ...sinkOptions,
+      listener: { ...silentListener, onAttempt: (o) => (outcome = o) },
+    });
+    const delivery = new Delivery(events);
+    try {
+      await probe.write(delivery);
+    } catch (err) {
+      if (err instanceof FormatError) {
+        return {
+          ok: false,
+          deliveryId: delivery.id,
+          durationMs: 0,
+          code: 'FORMAT',
+          message: err.message,
+        };
+      }
+      if (!(err instanceof DeliveryError)) throw err;
+    }
+    if (outcome === undefined) throw new Error('the test request reported no outcome');
+    return {
+      ok: outcome.kind === 'success',
+      deliveryId: delivery.id,
+      durationMs: outcome.durationMs,
+      ...(outcome.kind === 'error' ? { code: outcome.code } : { status: outcome.status }),
+      ...(outcome.kind === 'success' ? {} : { message: outcome.message }),
+    };
+  };
+  return { config, stats, filter, loop, backlog, breaker, test };
 }

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
 import { closedAfterTests, envelope, pushEvent, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats } from './nats-process.ts';
 import { spawnRelay, writeRelayConfig } from './relay-process.ts';
@@ -288,6 +289,58 @@ describe('admin API', () => {
     );
   }
 
+  it('test-send: one signed request through the real path, outside the queue and the metrics', async () => {
+    const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+    let answer = 200;
+    const rx = await scope.receiver((_req, res) => res.writeHead(answer).end('nope, not today'));
+    const relay = await scope.relay(
+      [
+        { name: 'ci', url: rx.url, signing: { secret }, headers: { 'x-team': ['platform'] } },
+        { name: 'off', url: rx.url, disabled: true },
+      ],
+      withToken,
+    );
+    const base = relay.debugUrl;
+    assert.equal((await call(base, 'POST', '/endpoints/ci/test')).status, 401);
+    const sent = await call(base, 'POST', '/endpoints/ci/test', bearer);
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    assert.equal(sent.body['ok'], true);
+    assert.equal(sent.body['status'], 200);
+    assert.equal(typeof sent.body['durationMs'], 'number');
+    const req = rx.requests[0];
+    assert.ok(req);
+    new Webhook(secret).verify(req.body, req.headers as Record<string, string>);
+    assert.equal(req.headers['x-team'], 'platform');
+    const [event] = rx.events();
+    assert.match(String(event?.['id']), /^registry-relay-test-/);
+    assert.equal(sent.body['deliveryId'], event?.['id']);
+    const view = (await call(base, 'GET', '/endpoints/ci')).body as unknown as EndpointView;
+    assert.equal(view.delivered, 0, 'a test counts in no metric');
+    assert.equal(view.lastSuccess, null);
+
+    answer = 500;
+    const failed = await call(base, 'POST', '/endpoints/ci/test', bearer, {
+      events: [pushEvent({ id: 'my-own-event' })],
+    });
+    assert.equal(failed.body['ok'], false);
+    assert.equal(failed.body['status'], 500);
+    assert.match(String(failed.body['message']), /500 Internal Server Error: nope, not today/);
+    assert.equal(rx.events()[1]?.['id'], 'my-own-event');
+
+    const bad = await call(base, 'POST', '/endpoints/ci/test', bearer, { events: [{ id: 1 }] });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body['error'], 'bad_envelope');
+    assert.match(String(bad.body['message']), /^events\[0\]\.id: /);
+    const two = await call(base, 'POST', '/endpoints/ci/test', bearer, {
+      events: [pushEvent(), pushEvent()],
+    });
+    assert.equal(two.status, 400);
+    assert.match(String(two.body['message']), /batch\.maxEvents is 1/);
+    const off = await call(base, 'POST', '/endpoints/off/test', bearer);
+    assert.equal(off.status, 409);
+    assert.equal(off.body['error'], 'disabled');
+  });
+
   it('memory storage keeps no dead letters: the API says so', async () => {
     const relay = await scope.relay([{ name: 'ci', url: 'http://127.0.0.1:9/' }], withToken);
     const res = await call(relay.debugUrl, 'GET', '/dead-letters');
@@ -311,6 +364,7 @@ describe('admin API', () => {
       '/api/v1/dead-letters',
       '/api/v1/dead-letters/replay',
       '/api/v1/dead-letters/purge',
+      '/api/v1/endpoints/{name}/test',
     ]) {
       assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
     }

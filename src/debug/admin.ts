@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EnvelopeError, readEnvelope, type RelayEvent } from '../event.ts';
 import type { Clock } from '../clock.ts';
 import { redactUrl } from '../endpoint/redact.ts';
 import type { BearerTokens } from '../ingest/auth.ts';
@@ -31,6 +33,32 @@ export interface AdminDeps {
 }
 
 export type EndpointState = 'delivering' | 'retrying' | 'backing-off' | 'paused' | 'disabled';
+
+/** A push event as the registry sends it, marked as the relay's test. */
+export function sampleEvent(now: number): Record<string, unknown> {
+  const digest = `sha256:${'0'.repeat(64)}`;
+  return {
+    id: `registry-relay-test-${randomUUID()}`,
+    timestamp: new Date(now).toISOString(),
+    action: 'push',
+    target: {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      size: 0,
+      digest,
+      length: 0,
+      repository: 'registry-relay/test',
+      tag: 'test',
+    },
+    request: {
+      id: randomUUID(),
+      host: 'registry-relay',
+      method: 'PUT',
+      useragent: 'registry-relay',
+    },
+    actor: { name: 'registry-relay' },
+    source: { addr: 'registry-relay' },
+  };
+}
 
 /** One JSON error shape for every refusal: a code to branch on and a sentence to read. */
 function fail(reply: FastifyReply, status: number, error: string, message: string) {
@@ -426,6 +454,71 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
       },
     );
   }
+
+  api.post<{ Params: NameParams; Body: { events?: unknown } | undefined }>(
+    '/endpoints/:name/test',
+    {
+      preValidation: guard,
+      schema: {
+        summary:
+          'Send a sample event (or the envelope given) through the endpoint’s real request path, outside its backlog',
+        params: nameParams,
+        body: {
+          type: 'object',
+          description: 'Optional: an envelope {"events": [...]} as the registry posts it.',
+          properties: { events: { type: 'array' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              deliveryId: { type: 'string' },
+              durationMs: { type: 'number' },
+              status: { type: 'integer' },
+              code: { type: 'string' },
+              message: { type: 'string' },
+            },
+          },
+          400: errorSchema,
+          401: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { name } = req.params;
+      const e = deps.endpoints.get(name);
+      if (e === undefined) return unknown(reply, name);
+      if (e.test === undefined) {
+        return fail(reply, 409, 'disabled', `${name} is disabled in the config: it sends nothing`);
+      }
+      const now = deps.clock.now();
+      let events: RelayEvent[];
+      try {
+        events =
+          req.body?.events === undefined
+            ? readEnvelope({ events: [sampleEvent(now)] }, now).map((a) => a.event)
+            : readEnvelope(req.body, now).map((a) => a.event);
+      } catch (err) {
+        if (!(err instanceof EnvelopeError)) throw err;
+        return fail(reply, 400, 'bad_envelope', err.message);
+      }
+      if (events.length === 0 || events.length > e.config.batch.maxEvents) {
+        return fail(
+          reply,
+          400,
+          'bad_envelope',
+          `events: send 1${e.config.batch.maxEvents > 1 ? ` to ${String(e.config.batch.maxEvents)}` : ''} (batch.maxEvents is ${String(e.config.batch.maxEvents)}), got ${String(events.length)}`,
+        );
+      }
+      const outcome = await e.test(events);
+      req.log.info({ endpoint: name, ...outcome }, 'test request sent');
+      return outcome;
+    },
+  );
 
   api.post(
     '/reload',
