@@ -71,6 +71,15 @@ const errorSchema = {
   properties: { error: { type: 'string' }, message: { type: 'string' } },
 } as const;
 
+/** The refusals a write can meet: bad input, no or wrong token, read-only, unknown, conflict. */
+const writeErrors = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+} as const;
+
 const outcomeSchema = {
   type: ['object', 'null'],
   properties: {
@@ -300,10 +309,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
           params: nameParams,
           response: {
             200: endpointSchema,
-            401: errorSchema,
-            403: errorSchema,
-            404: errorSchema,
-            409: errorSchema,
+            ...writeErrors,
           },
         },
       },
@@ -433,11 +439,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
               type: 'object',
               properties: { [action === 'replay' ? 'replayed' : 'purged']: { type: 'integer' } },
             },
-            400: errorSchema,
-            401: errorSchema,
-            403: errorSchema,
-            404: errorSchema,
-            409: errorSchema,
+            ...writeErrors,
           },
         },
       },
@@ -480,11 +482,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
               message: { type: 'string' },
             },
           },
-          400: errorSchema,
-          401: errorSchema,
-          403: errorSchema,
-          404: errorSchema,
-          409: errorSchema,
+          ...writeErrors,
         },
       },
     },
@@ -546,9 +544,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
               removed: { type: 'array', items: { type: 'string' } },
             },
           },
-          401: errorSchema,
-          403: errorSchema,
-          409: errorSchema,
+          ...writeErrors,
           422: {
             type: 'object',
             properties: {
