@@ -72,6 +72,14 @@ export function registerBacklogMetrics(
     },
   });
   new Gauge({
+    name: 'relay_journal_max_bytes',
+    help: 'storage.maxSize: past it ingest answers 503 (alert on relay_journal_bytes / this).',
+    registers,
+    collect() {
+      this.set(view.journal.maxSize);
+    },
+  });
+  new Gauge({
     name: 'relay_dead_letters',
     help: 'Events in the dead-letter table, per endpoint (list, replay or purge them with the CLI).',
     labelNames: ['endpoint'] as const,
