@@ -145,13 +145,7 @@ export class EndpointSet {
   }
 
   #build(config: EndpointConfig, previous?: Endpoint, after?: Promise<void>): Endpoint {
-    const endpoint = this.#buildPipeline(config, previous, after);
-    if (this.#paused.has(config.name)) endpoint.loop?.pause();
-    return endpoint;
-  }
-
-  #buildPipeline(config: EndpointConfig, previous?: Endpoint, after?: Promise<void>): Endpoint {
-    return buildEndpoint(config, {
+    const endpoint = buildEndpoint(config, {
       clock: this.#deps.clock,
       log: this.#deps.log,
       metrics: this.#deps.metrics,
@@ -160,6 +154,8 @@ export class EndpointSet {
       ...(previous === undefined ? {} : { stats: previous.stats }),
       ...(after === undefined ? {} : { startAfter: after }),
     });
+    if (this.#paused.has(config.name)) endpoint.loop?.pause();
+    return endpoint;
   }
 
   /** Stops `endpoint` taking events and lets it finish what is in flight, up to handoverMs. */

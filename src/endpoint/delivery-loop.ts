@@ -126,10 +126,6 @@ export class DeliveryLoop {
     return oldest;
   }
 
-  get paused(): boolean {
-    return this.#paused;
-  }
-
   /** Starts no delivery until `resume`; requests in flight finish. */
   pause(): void {
     this.#paused = true;
