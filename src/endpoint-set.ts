@@ -3,6 +3,7 @@ import type { Route } from './broadcaster.ts';
 import type { Clock } from './clock.ts';
 import { canonicalJson } from './config/canonical.ts';
 import type { EndpointConfig } from './config/schema.ts';
+import type { DeliveryLoop } from './endpoint/delivery-loop.ts';
 import { buildEndpoint, type Endpoint } from './pipeline.ts';
 import type { EventFacts } from './event.ts';
 import type { RelayMetrics } from './metrics/registry.ts';
@@ -50,6 +51,8 @@ export class EndpointSet {
   readonly #retiring = new Set<Promise<void>>();
   /** Paused by name: a rebuilt pipeline (reload) stays paused. */
   readonly #paused = new Set<string>();
+  /** Loops of pipelines a reload replaced, by name, until their requests in flight end. */
+  readonly #replaced = new Map<string, Set<DeliveryLoop>>();
 
   constructor(deps: EndpointSetDeps) {
     this.#deps = deps;
@@ -105,6 +108,13 @@ export class EndpointSet {
 
   get(name: string): Endpoint | undefined {
     return this.#endpoints.get(name);
+  }
+
+  /** Requests in flight to `name`, those of a pipeline a reload is replacing included. */
+  inFlight(name: string): number {
+    let n = this.#endpoints.get(name)?.loop?.inFlight ?? 0;
+    for (const loop of this.#replaced.get(name) ?? []) n += loop.inFlight;
+    return n;
   }
 
   isPaused(name: string): boolean {
@@ -166,11 +176,20 @@ export class EndpointSet {
     const durable = this.#deps.storage.durable;
     // A removed endpoint in memory mode has nowhere to keep its backlog: it drains.
     const work = why === 'removed' && !durable ? loop.close() : loop.stop();
+    const name = endpoint.config.name;
+    if (why === 'changed') {
+      const loops = this.#replaced.get(name) ?? new Set<DeliveryLoop>();
+      loops.add(loop);
+      this.#replaced.set(name, loops);
+    }
     const deadline = new AbortController();
     const timedOut = this.#deps.clock.sleep(this.#deps.handoverMs(), deadline.signal);
     const done = Promise.race([work, timedOut]).then(() => {
       deadline.abort();
       loop.destroy();
+      const loops = this.#replaced.get(name);
+      loops?.delete(loop);
+      if (loops?.size === 0) this.#replaced.delete(name);
       log.info(
         why === 'removed'
           ? 'endpoint retired: removed from the config'

@@ -21,6 +21,8 @@ export interface AdminDeps {
     readonly list: readonly Endpoint[];
     get(name: string): Endpoint | undefined;
     isPaused(name: string): boolean;
+    /** Requests in flight, those of a pipeline a reload is replacing included. */
+    inFlight(name: string): number;
     pause(name: string): boolean;
     resume(name: string): boolean;
   };
@@ -102,7 +104,10 @@ const endpointSchema = {
     url: { type: 'string', description: 'Scheme, host and port; the rest as a fingerprint.' },
     pending: { type: 'integer' },
     oldestPendingAgeSeconds: { type: 'number' },
-    inFlight: { type: 'integer', description: 'Requests in flight.' },
+    inFlight: {
+      type: 'integer',
+      description: 'Requests in flight, those of a pipeline a reload is replacing included.',
+    },
     paused: { type: 'boolean' },
     disabled: { type: 'boolean' },
     delivered: { type: 'integer', description: 'Events delivered since start.' },
@@ -236,7 +241,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
       ...(oldest === undefined
         ? {}
         : { oldestPendingAgeSeconds: Math.max(0, now - oldest) / 1000 }),
-      inFlight: e.loop?.inFlight ?? 0,
+      inFlight: deps.endpoints.inFlight(e.config.name),
       paused,
       disabled: e.config.disabled,
       delivered: s.latency.count,
