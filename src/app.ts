@@ -105,6 +105,13 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     },
   });
   endpoints.apply(config.notifications.endpoints);
+  for (const e of endpoints.list) {
+    if (!endpoints.isPaused(e.config.name)) continue;
+    deps.log.warn(
+      { endpoint: e.config.name },
+      'endpoint paused before the restart: it sends nothing until POST /api/v1/endpoints/NAME/resume',
+    );
+  }
   const configured = (): Set<string> => new Set(endpoints.list.map((e) => e.config.name));
   if (journal !== undefined) reportOrphans(journal, configured(), restored, deps.log);
   storage.registerMetrics?.(metrics.register);

@@ -56,6 +56,8 @@ export class EndpointSet {
 
   constructor(deps: EndpointSetDeps) {
     this.#deps = deps;
+    // Paused before a restart (the journal keeps pauses).
+    for (const name of deps.storage.pausedEndpoints?.() ?? []) this.#paused.add(name);
   }
 
   get list(): readonly Endpoint[] {
@@ -92,7 +94,8 @@ export class EndpointSet {
     for (const [name, endpoint] of this.#endpoints) {
       if (next.has(name)) continue;
       removed.push(name);
-      this.#paused.delete(name);
+      // A removed endpoint's pause ends with it: if it returns, it delivers.
+      if (this.#paused.delete(name)) this.#deps.storage.setPaused?.(name, false);
       void this.#retire(endpoint, 'removed').then(() => {
         endpoint.stats.forget();
         this.#deps.metrics.filtered.remove(name);
@@ -125,6 +128,7 @@ export class EndpointSet {
   pause(name: string): boolean {
     if (this.#paused.has(name)) return false;
     this.#paused.add(name);
+    this.#deps.storage.setPaused?.(name, true);
     this.#endpoints.get(name)?.loop?.pause();
     return true;
   }
@@ -132,6 +136,7 @@ export class EndpointSet {
   /** Delivers `name`'s backlog again. False if it was not paused. */
   resume(name: string): boolean {
     if (!this.#paused.delete(name)) return false;
+    this.#deps.storage.setPaused?.(name, false);
     this.#endpoints.get(name)?.loop?.resume();
     return true;
   }

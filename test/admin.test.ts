@@ -349,6 +349,43 @@ describe('admin API', () => {
     assert.match(String(res.body['message']), /storage\.path or storage\.nats/);
   });
 
+  it('with the journal a pause outlives a restart', async () => {
+    const rx = await scope.receiver();
+    const dir = mkdtempSync(join(tmpdir(), 'relay-admin-restart-'));
+    const config = {
+      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0', auth: { tokens: [TOKEN] } } },
+      storage: { path: join(dir, 'data') },
+      notifications: { endpoints: [{ name: 'ci', url: rx.url }] },
+    };
+    const first = await spawnRelay(config, dir);
+    assert.equal((await call(first.debug, 'POST', '/endpoints/ci/pause', bearer)).status, 200);
+    assert.equal(await first.kill('SIGTERM'), 0);
+    const second = await spawnRelay(config, dir);
+    assert.ok(
+      second.logs().some((l) => /paused before the restart/.test(String(l['msg']))),
+      'the pause is logged at start',
+    );
+    const view = await call(second.debug, 'GET', '/endpoints/ci');
+    assert.equal(view.body['state'], 'paused');
+    const event = pushEvent();
+    const res = await fetch(`${second.ingest}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: envelope(event),
+    });
+    assert.equal(res.status, 202);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rx.requests.length, 0, 'still paused');
+    assert.equal((await call(second.debug, 'POST', '/endpoints/ci/resume', bearer)).status, 200);
+    await rx.waitFor(1);
+    assert.deepEqual(rx.ids(), [event['id']]);
+    assert.equal(await second.kill('SIGTERM'), 0);
+    // Resumed is kept too.
+    const third = await spawnRelay(config, dir);
+    assert.equal((await call(third.debug, 'GET', '/endpoints/ci')).body['state'], 'delivering');
+    assert.equal(await third.kill('SIGTERM'), 0);
+  });
+
   it('serves an OpenAPI document generated from the routes', async () => {
     const relay = await scope.relay([{ name: 'ci', url: 'http://127.0.0.1:9/' }]);
     const { status, body } = await call(relay.debugUrl, 'GET', '/openapi.json');

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   PRIMARY KEY (endpoint, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dead_letters_seq ON dead_letters (seq);
+CREATE TABLE IF NOT EXISTS paused (
+  endpoint TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accepted_ids (
   n INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
@@ -240,6 +243,21 @@ export class Journal {
 
   deadLetterCounts(): Map<string, number> {
     return new Map(this.#statements.deadCounts.all().map((r) => [r.endpoint, r.n]));
+  }
+
+  /** Endpoints paused through the admin API: the pause outlives a restart. */
+  pausedEndpoints(): string[] {
+    return this.#db.prepare<[], string>('SELECT endpoint FROM paused').pluck().all();
+  }
+
+  setPaused(endpoint: string, paused: boolean): void {
+    this.#db
+      .prepare(
+        paused
+          ? 'INSERT OR IGNORE INTO paused (endpoint) VALUES (?)'
+          : 'DELETE FROM paused WHERE endpoint = ?',
+      )
+      .run(endpoint);
   }
 
   /** Acceptance time (epoch ms) of each endpoint's oldest undelivered event. */

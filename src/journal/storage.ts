@@ -97,6 +97,14 @@ export class JournalStorage implements Storage {
     this.onChangedElsewhere();
   }
 
+  pausedEndpoints(): readonly string[] {
+    return this.journal.pausedEndpoints();
+  }
+
+  setPaused(endpoint: string, paused: boolean): void {
+    this.journal.setPaused(endpoint, paused);
+  }
+
   deadLetters(): DeadLetterStore {
     return journalDeadLetters(this.journal, {
       changed: () => {

@@ -38,6 +38,10 @@ export interface Storage {
   tick(now: number): void;
   /** Stops; a networked backend resolves once what it owes the server is sent. */
   close(): void | Promise<void>;
+  /** Endpoints paused through the admin API before a restart (a backend that keeps them). */
+  pausedEndpoints?(): readonly string[];
+  /** Keeps a pause (or its end) for after a restart. */
+  setPaused?(endpoint: string, paused: boolean): void;
   /** A durable backend's dead letters, for the admin API (the running relay's own view). */
   deadLetters?(): DeadLetterStore;
   /** Adds the backend's own series to the relay's Prometheus registry (NATS: connection, consumers). */
