@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import { JOURNAL_USAGE, runJournalCommand, UsageError } from './journal/cli.ts';
 import { createLogger } from './logger.ts';
 import { reloadRunning, ReloadCommandError, writePidFile } from './reload-command.ts';
+import { NatsUnavailableError } from './nats/open.ts';
 import { startRelay } from './server.ts';
 
 const USAGE = `usage:
@@ -126,7 +127,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`${err.message}\n`);
         return 2;
       }
-      if (err instanceof Error && err.message.startsWith('storage.nats:')) {
+      if (err instanceof NatsUnavailableError) {
         process.stderr.write(`${err.message}\n`);
         return 1;
       }

@@ -9,13 +9,15 @@ import { Breaker } from './endpoint/breaker.ts';
 import { Filter } from './endpoint/filter.ts';
 import { cloudEventsFormat } from './endpoint/format/cloudevents.ts';
 import { envelopeFormat } from './endpoint/format/envelope.ts';
-import type { Format } from './endpoint/format/format.ts';
+import { FormatError, type Format } from './endpoint/format/format.ts';
 import { slackFormat } from './endpoint/format/slack.ts';
 import { templateFormat } from './endpoint/format/template.ts';
 import { Delivery } from './endpoint/delivery.ts';
-import { FormatError } from './endpoint/format/format.ts';
 import { DeliveryError, HttpSink } from './endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from './endpoint/listener.ts';
+import { RetryingSink } from './endpoint/retry.ts';
+import { Signer } from './endpoint/signing.ts';
+import { buildTransport } from './endpoint/transport.ts';
 import type { RelayEvent } from './event.ts';
 
 /** A listener that records nothing: a test request counts in no metric. */
@@ -28,9 +30,6 @@ const silentListener: EndpointListener = {
   onDelivered: () => undefined,
   onDeadLettered: () => undefined,
 };
-import { RetryingSink } from './endpoint/retry.ts';
-import { Signer } from './endpoint/signing.ts';
-import { buildTransport } from './endpoint/transport.ts';
 
 /** One configured destination: its config, its figures and, unless disabled, its pipeline. */
 export interface Endpoint {

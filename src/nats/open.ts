@@ -28,12 +28,16 @@ export function natsOptions(config: RelayConfig, nats: NatsConfig): NatsStorageO
   };
 }
 
+/** NATS could not be used (connect, auth, TLS, streams): the message names the servers. */
+export class NatsUnavailableError extends Error {}
+
 /** Why NATS could not be used, naming the servers. */
-export function natsError(nats: NatsConfig, err: unknown): Error {
+export function natsError(nats: NatsConfig, err: unknown): NatsUnavailableError {
   const reason = err instanceof Error ? err.message : String(err);
-  return new Error(`storage.nats: cannot use ${nats.servers.join(', ')}: ${reason}`, {
-    cause: err,
-  });
+  return new NatsUnavailableError(
+    `storage.nats: cannot use ${nats.servers.join(', ')}: ${reason}`,
+    { cause: err },
+  );
 }
 
 /** Connects to NATS and prepares the streams, or throws naming the servers and why. */
