@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -7,6 +8,8 @@ import { buildDebugApp } from './debug/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
 import type { Endpoint } from './pipeline.ts';
 import { ConfigReloads, liveChangeRefusals, type ReloadOutcome } from './reload.ts';
+import { AttemptLog } from './history/attempts.ts';
+import { EventTrail } from './history/events.ts';
 import { BearerTokens } from './ingest/auth.ts';
 import { RecentIds } from './ingest/recent-ids.ts';
 import { buildIngestApp } from './ingest/routes.ts';
@@ -27,6 +30,8 @@ export interface RelayDeps {
   readonly storage?: Storage | undefined;
   /** The config file the relay runs on: SIGHUP and the admin API's reload read it again. */
   readonly configFile?: string | undefined;
+  /** This relay's name among several (attempts log, status page); host and pid by default. */
+  readonly instance?: string | undefined;
 }
 
 export interface DrainReport {
@@ -85,6 +90,23 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   }
   const restored = storage.pendingCounts();
   let current = config;
+  const instance = deps.instance ?? `${hostname()}:${String(process.pid)}`;
+  const history = config.http.debug;
+  const attempts =
+    history.attempts.keep === 0
+      ? undefined
+      : new AttemptLog({
+          keep: history.attempts.keep,
+          relay: instance,
+          durable:
+            history.attempts.store === 0
+              ? undefined
+              : storage.attempts?.({
+                  keep: history.attempts.store,
+                  maxAgeMs: history.attempts.maxAge / 1e6,
+                }),
+        });
+  const trail = history.events.keep === 0 ? undefined : new EventTrail(history.events.keep);
   const view =
     journal === undefined
       ? undefined
@@ -103,6 +125,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     onRetired: () => {
       view?.refresh();
     },
+    attempts,
+    trail,
   });
   endpoints.apply(config.notifications.endpoints);
   for (const e of endpoints.list) {
@@ -128,6 +152,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const housekeeping = storage.durable
     ? setInterval(() => {
         storage.tick(clock.now());
+        attempts?.prune(clock.now());
       }, 1000).unref()
     : undefined;
   const tokens = new BearerTokens(config.http.auth.tokens);
@@ -172,7 +197,15 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     maxBodySize: config.http.maxBodySize,
     tokens,
     recentIds,
-    broadcaster: new Broadcaster(() => endpoints.routes, storage),
+    broadcaster: new Broadcaster(
+      () => endpoints.routes,
+      storage,
+      trail === undefined
+        ? undefined
+        : (events, targets, routes) => {
+            trail.accepted(events, targets, routes);
+          },
+    ),
     storageName: journal === undefined ? 'storage' : 'journal',
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
@@ -195,6 +228,9 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       tokens: adminTokens,
       reload: reloadFromFile,
       deadLetters: storage.deadLetters?.(),
+      attempts,
+      trail,
+      pendingFor: storage.pendingFor?.bind(storage),
     },
   });
 

@@ -1,4 +1,4 @@
-import type { Accepted, EventFacts } from './event.ts';
+import type { Accepted, EventFacts, NewEvent } from './event.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** Where the broadcaster sends: an endpoint's name and its filter. */
@@ -18,9 +18,27 @@ export class Broadcaster {
   readonly #routes: () => readonly Route[];
   readonly #storage: Storage;
 
-  constructor(routes: () => readonly Route[], storage: Storage) {
+  /** Told what was kept for which endpoints (the admin API's event whereabouts). */
+  readonly #onStored:
+    | ((
+        events: readonly NewEvent[],
+        targets: readonly (readonly string[])[],
+        routes: readonly string[],
+      ) => void)
+    | undefined;
+
+  constructor(
+    routes: () => readonly Route[],
+    storage: Storage,
+    onStored?: (
+      events: readonly NewEvent[],
+      targets: readonly (readonly string[])[],
+      routes: readonly string[],
+    ) => void,
+  ) {
     this.#routes = routes;
     this.#storage = storage;
+    this.#onStored = onStored;
   }
 
   /** Resolves once every event is kept for every matching endpoint; rejects if that failed. */
@@ -30,6 +48,15 @@ export class Broadcaster {
     const targets = accepted.map((a) =>
       routes.filter((r) => r.accepts(a.facts)).map((r) => r.name),
     );
-    return this.#storage.append(events, targets);
+    const stored = this.#storage.append(events, targets);
+    const onStored = this.#onStored;
+    if (onStored === undefined) return stored;
+    return stored.then(() => {
+      onStored(
+        events,
+        targets,
+        routes.map((r) => r.name),
+      );
+    });
   }
 }

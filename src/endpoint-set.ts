@@ -6,6 +6,8 @@ import type { EndpointConfig } from './config/schema.ts';
 import type { DeliveryLoop } from './endpoint/delivery-loop.ts';
 import { buildEndpoint, type Endpoint } from './pipeline.ts';
 import type { EventFacts } from './event.ts';
+import type { AttemptLog } from './history/attempts.ts';
+import type { EventTrail } from './history/events.ts';
 import type { RelayMetrics } from './metrics/registry.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -27,6 +29,8 @@ export interface EndpointSetDeps {
   readonly handoverMs: () => number;
   /** A removed endpoint finished what it had in flight. */
   readonly onRetired?: (name: string) => void;
+  readonly attempts?: AttemptLog | undefined;
+  readonly trail?: EventTrail | undefined;
 }
 
 /**
@@ -166,10 +170,12 @@ export class EndpointSet {
       metrics: this.#deps.metrics,
       env: this.#deps.env,
       storage: this.#deps.storage,
+      attempts: this.#deps.attempts,
+      trail: this.#deps.trail,
+      paused: this.#paused.has(config.name),
       ...(previous === undefined ? {} : { stats: previous.stats }),
       ...(after === undefined ? {} : { startAfter: after }),
     });
-    if (this.#paused.has(config.name)) endpoint.loop?.pause();
     return endpoint;
   }
 

@@ -19,6 +19,8 @@ import { RetryingSink } from './endpoint/retry.ts';
 import { Signer } from './endpoint/signing.ts';
 import { buildTransport } from './endpoint/transport.ts';
 import type { RelayEvent } from './event.ts';
+import type { AttemptLog } from './history/attempts.ts';
+import type { EventTrail } from './history/events.ts';
 
 /** A listener that records nothing: a test request counts in no metric. */
 const silentListener: EndpointListener = {
@@ -73,6 +75,47 @@ export interface PipelineDeps {
   readonly stats?: EndpointStats | undefined;
   /** The pipeline this one replaces let go of the backlog once this resolves. */
   readonly startAfter?: Promise<void> | undefined;
+  /** The attempts log, when on: the HTTP sink reports every attempt to it. */
+  readonly attempts?: AttemptLog | undefined;
+  /** Paused through the admin API: the loop starts paused. */
+  readonly paused?: boolean | undefined;
+  /** Event whereabouts, when on: delivered, dead-lettered and dropped events are marked. */
+  readonly trail?: EventTrail | undefined;
+}
+
+/** The endpoint's figures, and its events' whereabouts marked as they change. */
+function withTrail(
+  stats: EndpointStats,
+  trail: EventTrail,
+  name: string,
+  clock: Clock,
+): EndpointListener {
+  return {
+    restorePending: (count) => {
+      stats.restorePending(count);
+    },
+    onQueued: () => {
+      stats.onQueued();
+    },
+    onDropped: (event) => {
+      stats.onDropped();
+      trail.dropped(name, event, clock.now());
+    },
+    onDeliveryStarted: (events) => {
+      stats.onDeliveryStarted(events);
+    },
+    onAttempt: (outcome) => {
+      stats.onAttempt(outcome);
+    },
+    onDelivered: (event) => {
+      stats.onDelivered(event);
+      trail.delivered(name, event, clock.now());
+    },
+    onDeadLettered: (event, reason) => {
+      stats.onDeadLettered();
+      trail.deadLettered(name, event, clock.now(), reason);
+    },
+  };
 }
 
 export function buildFormat(config: FormatConfig): Format {
@@ -134,6 +177,8 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
       'tls.insecureSkipVerify: the endpoint certificate is not verified; anyone on the path can read and answer its events',
     );
   }
+  const listener =
+    deps.trail === undefined ? stats : withTrail(stats, deps.trail, config.name, deps.clock);
   const sinkOptions = {
     endpoint: config.name,
     url: config.url,
@@ -145,9 +190,12 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     signer: config.signing === undefined ? undefined : new Signer(config.signing.secrets),
     clock: deps.clock,
   };
-  const http = new HttpSink(sinkOptions);
+  const http = new HttpSink({
+    ...sinkOptions,
+    record: deps.attempts?.recorder(config.name, config.url),
+  });
   const backlog = deps.storage.backlog(config.name, {
-    observer: stats,
+    observer: listener,
     log,
     maxPending: config.maxPending,
     maxInFlight: config.concurrency * config.batch.maxEvents,
@@ -175,11 +223,12 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
   const loop = new DeliveryLoop({
     backlog,
     next: retrying,
-    listener: stats,
+    listener,
     log,
     clock: deps.clock,
     policy,
     startAfter: deps.startAfter,
+    paused: deps.paused,
   });
   const test = async (events: readonly RelayEvent[]): Promise<TestOutcome> => {
     // Its own sink over the same connections, reporting to nobody but this call.

@@ -22,6 +22,8 @@ export function liveChangeRefusals(current: RelayConfig, next: RelayConfig): str
     ['http.debug.addr', current.http.debug.addr, next.http.debug.addr],
     ['http.maxBodySize', current.http.maxBodySize, next.http.maxBodySize],
     ['http.dedup', current.http.dedup, next.http.dedup],
+    ['http.debug.attempts', current.http.debug.attempts, next.http.debug.attempts],
+    ['http.debug.events', current.http.debug.events, next.http.debug.events],
     ['storage', current.storage, next.storage],
   ];
   return fixed

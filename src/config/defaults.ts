@@ -12,6 +12,9 @@ export const DEFAULTS = {
     dedupMaxIds: 100_000,
   },
   log: { level: 'info' },
+  /** The admin API's attempts log (per endpoint) and event whereabouts. */
+  attempts: { keep: 100, store: 1000, maxAgeNs: 7 * 24 * 3600e9 },
+  events: { keep: 10_000 },
   shutdownTimeoutNs: 10e9,
   endpoint: {
     timeoutNs: 1e9,

@@ -63,6 +63,27 @@ export const configSchema = z.strictObject({
               addr: listenAddress(DEFAULTS.http.debugAddr),
               // The admin API: writes (pause, resume, reload) need one of these.
               auth: tokensSchema,
+              attempts: z.preprocess(
+                nullToUndefined,
+                z
+                  .strictObject({
+                    // Per endpoint, in memory; 0 turns the attempts log off.
+                    keep: z.number().int().min(0).max(100_000).default(DEFAULTS.attempts.keep),
+                    // Per endpoint, in durable storage (journal, JetStream); 0: memory only.
+                    store: z.number().int().min(0).max(1_000_000).default(DEFAULTS.attempts.store),
+                    maxAge: duration(DEFAULTS.attempts.maxAgeNs, { zeroIsDefault: true }),
+                  })
+                  .prefault({}),
+              ),
+              events: z.preprocess(
+                nullToUndefined,
+                z
+                  .strictObject({
+                    // Recent events whose whereabouts GET /api/v1/events/{id} knows; 0: off.
+                    keep: z.number().int().min(0).max(10_000_000).default(DEFAULTS.events.keep),
+                  })
+                  .prefault({}),
+              ),
             })
             .prefault({}),
         ),

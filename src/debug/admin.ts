@@ -8,6 +8,14 @@ import type { LastOutcome } from '../metrics/endpoint-stats.ts';
 import type { Endpoint } from '../pipeline.ts';
 import type { ReloadOutcome } from '../reload.ts';
 import {
+  AttemptQueryError,
+  parseStatusFilter,
+  withoutBodies,
+  type AttemptLog,
+  type AttemptRecord,
+} from '../history/attempts.ts';
+import type { EventTrail, Mark } from '../history/events.ts';
+import {
   parseSince,
   SinceError,
   type DeadLetterFilter,
@@ -32,6 +40,12 @@ export interface AdminDeps {
   readonly reload: (() => Promise<ReloadOutcome>) | undefined;
   /** The durable backend's dead letters; undefined in memory mode (none are kept). */
   readonly deadLetters: DeadLetterStore | undefined;
+  /** The attempts log; undefined when `http.debug.attempts.keep` is 0. */
+  readonly attempts?: AttemptLog | undefined;
+  /** Recent events' whereabouts; undefined when `http.debug.events.keep` is 0. */
+  readonly trail?: EventTrail | undefined;
+  /** The endpoints that still owe an event, looked up in storage (the journal). */
+  readonly pendingFor?: ((eventId: string) => readonly string[]) | undefined;
 }
 
 export type EndpointState = 'delivering' | 'retrying' | 'backing-off' | 'paused' | 'disabled';
@@ -60,6 +74,11 @@ export function sampleEvent(now: number): Record<string, unknown> {
     actor: { name: 'registry-relay' },
     source: { addr: 'registry-relay' },
   };
+}
+
+/** An attempt with its times as dates. */
+function shownAttempt(r: AttemptRecord) {
+  return { ...r, at: new Date(r.at).toISOString() };
 }
 
 /** One JSON error shape for every refusal: a code to branch on and a sentence to read. */
@@ -170,6 +189,69 @@ const deadLetterSchema = {
     error: { type: 'string', description: 'Only to a request with a valid token.' },
     acceptedAt: { type: 'string', format: 'date-time' },
     deadAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+const headersSchema = { type: 'object', additionalProperties: { type: 'string' } } as const;
+
+const attemptSchema = {
+  type: 'object',
+  properties: {
+    seq: {
+      type: 'integer',
+      description: 'Its place in the log; pass as `before` for the next page.',
+    },
+    endpoint: { type: 'string' },
+    relay: { type: 'string', description: 'The relay instance that made it.' },
+    at: { type: 'string', format: 'date-time' },
+    durationMs: { type: 'number' },
+    deliveryId: { type: 'string' },
+    eventIds: { type: 'array', items: { type: 'string' } },
+    result: { type: 'string', enum: ['success', 'failure', 'error'] },
+    request: {
+      type: 'object',
+      properties: {
+        method: { type: 'string' },
+        url: { type: 'string', description: 'Scheme, host and port; the rest as a fingerprint.' },
+        headers: {
+          ...headersSchema,
+          description: 'Values other than content and webhook ids are <redacted>.',
+        },
+        bodySize: { type: 'integer' },
+        body: { type: 'string', description: 'The first 4 KiB; only to a request with a token.' },
+      },
+    },
+    response: {
+      type: 'object',
+      properties: {
+        status: { type: 'integer' },
+        headers: headersSchema,
+        bodySize: { type: 'integer' },
+        body: { type: 'string', description: 'The first 4 KiB; only to a request with a token.' },
+      },
+    },
+    code: { type: 'string', description: 'No answer: TIMEOUT, ECONNREFUSED…' },
+    message: { type: 'string', description: 'Only to a request with a token.' },
+  },
+} as const;
+
+interface AttemptsQuery {
+  limit?: number;
+  before?: number;
+  status?: string;
+}
+
+const whereSchema = {
+  type: 'object',
+  properties: {
+    endpoint: { type: 'string' },
+    state: {
+      type: 'string',
+      enum: ['pending', 'delivered', 'dead-letter', 'dropped', 'filtered-out'],
+    },
+    at: { type: 'string', format: 'date-time' },
+    reason: { type: 'string', description: 'Why it is a dead letter; only with a token.' },
+    attempts: { type: 'integer', description: 'Attempts in the attempts log that carried it.' },
   },
 } as const;
 
@@ -520,6 +602,165 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
       const outcome = await e.test(events);
       req.log.info({ endpoint: name, ...outcome }, 'test request sent');
       return outcome;
+    },
+  );
+
+  api.get<{ Params: NameParams; Querystring: AttemptsQuery }>(
+    '/endpoints/:name/attempts',
+    {
+      schema: {
+        summary: 'The endpoint’s delivery log, newest first: request and answer of every attempt',
+        description:
+          'With http.debug.auth.tokens set, it needs a token; without, it answers without bodies.',
+        params: nameParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            before: {
+              type: 'integer',
+              minimum: 1,
+              description: 'Only attempts older than this seq.',
+            },
+            status: {
+              type: 'string',
+              description: 'success, failure, error, failed (failure or error), or a status: 500.',
+            },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              attempts: { type: 'array', items: attemptSchema },
+              bodies: { type: 'boolean', description: 'False when bodies were left out.' },
+              next: { type: ['integer', 'null'], description: '`before` for the next page.' },
+            },
+          },
+          ...writeErrors,
+        },
+      },
+    },
+    async (req, reply) => {
+      if (deps.tokens.required && !deps.tokens.allows(req.headers.authorization)) {
+        return fail(
+          reply,
+          401,
+          'unauthorized',
+          'the attempts log needs Authorization: Bearer <one of http.debug.auth.tokens>',
+        );
+      }
+      const { name } = req.params;
+      if (deps.endpoints.get(name) === undefined) return unknown(reply, name);
+      if (deps.attempts === undefined) {
+        return fail(
+          reply,
+          409,
+          'attempts_off',
+          'the attempts log is off: http.debug.attempts.keep is 0',
+        );
+      }
+      let status;
+      try {
+        status = parseStatusFilter(req.query.status);
+      } catch (err) {
+        if (!(err instanceof AttemptQueryError)) throw err;
+        return fail(reply, 400, 'bad_request', err.message);
+      }
+      const limit = req.query.limit ?? 50;
+      const rows = await deps.attempts.list(name, { limit, before: req.query.before, status });
+      const bodies = authorized(req);
+      return {
+        attempts: rows.map((r) => shownAttempt(bodies ? r : withoutBodies(r))),
+        bodies,
+        next: rows.length === limit ? (rows[rows.length - 1]?.seq ?? null) : null,
+      };
+    },
+  );
+
+  api.get<{ Params: { id: string } }>(
+    '/events/:id',
+    {
+      schema: {
+        summary:
+          'Where one event is, per endpoint: pending, delivered when, dead letter, filtered out',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              acceptedAt: { type: 'string', format: 'date-time' },
+              endpoints: { type: 'array', items: whereSchema },
+              sources: {
+                type: 'array',
+                items: { type: 'string' },
+                description: 'Where the answer was found: trail, attempts, dead-letters, storage.',
+              },
+            },
+          },
+          404: errorSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const withReasons = authorized(req);
+      const where = new Map<string, Mark & { attempts?: number }>();
+      const sources: string[] = [];
+      const trail = deps.trail?.get(id);
+      if (trail !== undefined) {
+        sources.push('trail');
+        for (const [name, mark] of Object.entries(trail.endpoints)) where.set(name, mark);
+      }
+      const pending = deps.pendingFor?.(id) ?? [];
+      if (pending.length > 0) {
+        sources.push('storage');
+        for (const name of pending) {
+          if (where.get(name)?.state !== 'delivered') where.set(name, { state: 'pending' });
+        }
+      }
+      const attempts = (await deps.attempts?.forEvent(id)) ?? [];
+      if (attempts.length > 0) sources.push('attempts');
+      const counts = new Map<string, number>();
+      // Oldest first, so the newest outcome is the one that stays.
+      for (const a of [...attempts].reverse()) {
+        counts.set(a.endpoint, (counts.get(a.endpoint) ?? 0) + 1);
+        const known = where.get(a.endpoint);
+        if (a.result === 'success') {
+          where.set(a.endpoint, { state: 'delivered', at: a.at + a.durationMs });
+        } else if (known === undefined) {
+          where.set(a.endpoint, { state: 'pending' });
+        }
+      }
+      const dead = deps.deadLetters === undefined ? [] : await deps.deadLetters.list({});
+      for (const d of dead) {
+        if (d.eventId !== id) continue;
+        if (!sources.includes('dead-letters')) sources.push('dead-letters');
+        where.set(d.endpoint, { state: 'dead-letter', at: d.deadAt, reason: d.error });
+      }
+      if (where.size === 0) {
+        return fail(
+          reply,
+          404,
+          'unknown_event',
+          `no event ${JSON.stringify(id)} ${deps.trail === undefined ? '(recent events are not kept: http.debug.events.keep is 0)' : 'among the recent events this relay accepted (http.debug.events.keep)'}, in storage, in the attempts log or among the dead letters`,
+        );
+      }
+      const acceptedAt = trail?.acceptedAt ?? dead.find((d) => d.eventId === id)?.acceptedAt;
+      return {
+        id,
+        ...(acceptedAt === undefined ? {} : { acceptedAt: new Date(acceptedAt).toISOString() }),
+        endpoints: [...where].map(([endpoint, m]) => ({
+          endpoint,
+          state: m.state,
+          ...(m.at === undefined ? {} : { at: new Date(m.at).toISOString() }),
+          ...(withReasons && m.reason !== undefined ? { reason: m.reason } : {}),
+          attempts: counts.get(endpoint) ?? 0,
+        })),
+        sources,
+      };
     },
   );
 

@@ -87,7 +87,10 @@ export class DeliveryLoop {
     policy?: DeliveryPolicy | undefined;
     /** Attach to the backlog only once this resolves (the previous pipeline let go of it). */
     startAfter?: Promise<void> | undefined;
+    /** Starts paused (the admin API paused the endpoint before a reload or restart). */
+    paused?: boolean | undefined;
   }) {
+    this.#paused = opts.paused === true;
     this.#backlog = opts.backlog;
     this.#next = opts.next;
     this.#listener = opts.listener;
@@ -227,7 +230,7 @@ export class DeliveryLoop {
           error: err.lastError,
           message: err.message,
         });
-        for (const event of delivery.events) this.#listener.onDeadLettered(event);
+        for (const event of delivery.events) this.#listener.onDeadLettered(event, err.message);
       } else {
         // The retrying sink gives up only with GaveUpError: this is a defect, not a
         // delivery failure. The events wait again; delivery resumes after a pause.
@@ -275,9 +278,19 @@ export class DeliveryLoop {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Delivers every pending event (without waiting to batch), then closes the next sink. */
+  /**
+   * Delivers every pending event (without waiting to batch), then closes the next sink; a
+   * paused loop only lets its requests in flight finish.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#paused) {
+      // Paused: nothing more goes out; what is pending stays in storage (the drain report
+      // counts it as undelivered).
+      await this.stop();
+      await this.#next.close();
+      return;
+    }
     this.#wake();
     this.#pump();
     await this.onIdle();

@@ -8,6 +8,7 @@ import { FormatError, type Format } from './format/format.ts';
 import { redactUrl } from './redact.ts';
 import type { EndpointListener } from './listener.ts';
 import type { Signer } from './signing.ts';
+import { BODY_KEPT, type RawAttempt } from '../history/attempts.ts';
 
 export type DeliveryErrorCode =
   'RELAY_HTTP_STATUS' | 'RELAY_HTTP_REDIRECT' | 'RELAY_TIMEOUT' | 'RELAY_CONNECTION';
@@ -127,6 +128,8 @@ export class HttpSink implements Sink<Delivery> {
   readonly #signer: Signer | undefined;
   readonly #clock: Clock;
   readonly #inFlight = new Set<Attempt>();
+  /** The attempts log, when it is on: every attempt with its request and answer. */
+  readonly #record: ((raw: RawAttempt) => void) | undefined;
   #destroyed = false;
 
   constructor(opts: {
@@ -139,6 +142,7 @@ export class HttpSink implements Sink<Delivery> {
     format: Format;
     signer?: Signer | undefined;
     clock: Clock;
+    record?: ((raw: RawAttempt) => void) | undefined;
   }) {
     const url = new URL(opts.url);
     this.#url = url;
@@ -154,6 +158,7 @@ export class HttpSink implements Sink<Delivery> {
     this.#format = opts.format;
     this.#signer = opts.signer;
     this.#clock = opts.clock;
+    this.#record = opts.record;
   }
 
   #render(delivery: Delivery): Payload {
@@ -187,7 +192,8 @@ export class HttpSink implements Sink<Delivery> {
       headers = [...headers, ...this.#signer.headers(delivery.id, timestamp, payload.body)];
     }
     const started = performance.now();
-    const attempt = new Attempt(this.#timeoutMs);
+    const startedAt = this.#record === undefined ? 0 : this.#clock.now();
+    const attempt = new Attempt(this.#timeoutMs, this.#record !== undefined);
     this.#inFlight.add(attempt);
     let answer: Answer;
     try {
@@ -223,6 +229,16 @@ export class HttpSink implements Sink<Delivery> {
         durationMs,
         message: failed.message,
       });
+      this.#record?.({
+        at: startedAt,
+        durationMs,
+        deliveryId: delivery.id,
+        eventIds: delivery.events.map((e) => e.id),
+        headers,
+        body: payload.body,
+        code: causeCode,
+        message: failed.message,
+      });
       throw failed;
     } finally {
       attempt.settled();
@@ -232,6 +248,9 @@ export class HttpSink implements Sink<Delivery> {
     const durationMs = performance.now() - started;
     if (status >= 200 && status < 300) {
       this.#listener.onAttempt({ kind: 'success', status, durationMs });
+      if (this.#record !== undefined) {
+        this.#record(answered(startedAt, durationMs, delivery, headers, payload, answer));
+      }
       return;
     }
     const said = answer.body === '' ? '' : `: ${answer.body}`;
@@ -250,6 +269,11 @@ export class HttpSink implements Sink<Delivery> {
             { status, retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()) },
           );
     this.#listener.onAttempt({ kind: 'failure', status, durationMs, message: failed.message });
+    if (this.#record !== undefined) {
+      this.#record(
+        answered(startedAt, durationMs, delivery, headers, payload, answer, failed.message),
+      );
+    }
     throw failed;
   }
 
@@ -270,6 +294,33 @@ export class HttpSink implements Sink<Delivery> {
   }
 }
 
+/** An answered attempt as the attempts log takes it. */
+function answered(
+  at: number,
+  durationMs: number,
+  delivery: Delivery,
+  headers: readonly string[],
+  payload: Payload,
+  answer: Answer,
+  message?: string,
+): RawAttempt {
+  return {
+    at,
+    durationMs,
+    deliveryId: delivery.id,
+    eventIds: delivery.events.map((e) => e.id),
+    headers,
+    body: payload.body,
+    answer: {
+      status: answer.status,
+      headers: answer.headers ?? {},
+      bodySize: answer.bodySize,
+      body: answer.kept ?? '',
+    },
+    message,
+  };
+}
+
 /** What an attempt learnt from a complete answer. */
 interface Answer {
   readonly status: number;
@@ -279,6 +330,10 @@ interface Answer {
   readonly retryAfter: string | undefined;
   /** The start of a non-2xx answer's body, one line, for the error message. */
   readonly body: string;
+  /** Recording attempts: the answer's headers, its size, and its first 4 KiB as sent. */
+  readonly headers?: IncomingHttpHeaders | undefined;
+  readonly bodySize: number;
+  readonly kept?: string | undefined;
 }
 
 const BODY_EXCERPT = 200;
@@ -300,9 +355,16 @@ class Attempt implements Dispatcher.DispatchHandler {
   #retryAfter: string | undefined;
   #excerpt: Buffer[] | undefined;
   #excerptLength = 0;
+  /** Recording: the answer's headers and body start; its whole size. */
+  readonly #capture: boolean;
+  #headers: IncomingHttpHeaders | undefined;
+  #kept: Buffer[] | undefined;
+  #keptLength = 0;
+  #size = 0;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, capture = false) {
+    this.#capture = capture;
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -345,6 +407,10 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.#retryAfter = Array.isArray(retryAfter) ? String(retryAfter[0]) : headers['retry-after'];
     }
     if (statusCode < 200 || statusCode >= 300) this.#excerpt = [];
+    if (this.#capture) {
+      this.#headers = headers;
+      this.#kept = [];
+    }
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -352,6 +418,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.#excerpt !== undefined && this.#excerptLength < BODY_EXCERPT) {
       this.#excerpt.push(chunk.subarray(0, BODY_EXCERPT - this.#excerptLength));
       this.#excerptLength += chunk.length;
+    }
+    this.#size += chunk.length;
+    if (this.#kept !== undefined && this.#keptLength < BODY_KEPT) {
+      this.#kept.push(chunk.subarray(0, BODY_KEPT - this.#keptLength));
+      this.#keptLength += chunk.length;
     }
   }
 
@@ -362,6 +433,14 @@ class Attempt implements Dispatcher.DispatchHandler {
       location: this.#location,
       retryAfter: this.#retryAfter,
       body: text.replace(/\s+/g, ' ').trim(),
+      headers: this.#headers,
+      bodySize: this.#size,
+      kept:
+        this.#kept === undefined
+          ? undefined
+          : Buffer.concat(this.#kept)
+              .toString('utf8')
+              .replace(/\uFFFD$/, ''),
     });
   }
 

@@ -35,5 +35,5 @@ export interface EndpointListener {
   /** The endpoint answered 2xx for this event; it is no longer pending. */
   onDelivered(event: RelayEvent): void;
   /** Retry limits were reached: the event left the backlog for the dead letters. */
-  onDeadLettered(event: RelayEvent): void;
+  onDeadLettered(event: RelayEvent, reason: string): void;
 }

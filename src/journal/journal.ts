@@ -12,6 +12,17 @@ export interface DeadLetter extends DeadLetterRecord {
   readonly seq: number;
 }
 
+/** One attempt of the attempts log as the journal stores it. */
+export interface AttemptRow {
+  readonly endpoint: string;
+  readonly at: number;
+  readonly result: string;
+  readonly status: number | null;
+  /** The event ids, each between newlines, so one can be found with instr(). */
+  readonly eventIds: string;
+  readonly record: string;
+}
+
 interface EventRow {
   seq: number;
   id: string;
@@ -50,6 +61,16 @@ CREATE INDEX IF NOT EXISTS dead_letters_seq ON dead_letters (seq);
 CREATE TABLE IF NOT EXISTS paused (
   endpoint TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempts (
+  n INTEGER PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  status INTEGER,
+  event_ids TEXT NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_endpoint ON attempts (endpoint, n);
 CREATE TABLE IF NOT EXISTS accepted_ids (
   n INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
@@ -92,6 +113,7 @@ export class Journal {
     done: PendingPromise<number[]>;
   }[] = [];
   #acks: { endpoint: string; seq: number }[] = [];
+  #attempts: AttemptRow[] = [];
   #flushScheduled = false;
   #usedBytes = 0;
   #closed = false;
@@ -163,6 +185,9 @@ export class Journal {
         `SELECT id, accepted_at FROM (
            SELECT n, id, accepted_at FROM accepted_ids WHERE accepted_at > ? ORDER BY n DESC LIMIT ?
          ) ORDER BY n`,
+      ),
+      insertAttempt: db.prepare(
+        'INSERT INTO attempts (endpoint, at, result, status, event_ids, record) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       pruneAccepted: db.prepare(
         `DELETE FROM accepted_ids WHERE accepted_at <= @before
@@ -347,14 +372,19 @@ export class Journal {
     this.#flushScheduled = false;
     const appends = this.#appends;
     const acks = this.#acks;
-    if (appends.length === 0 && acks.length === 0) return;
+    const attempts = this.#attempts;
+    if (appends.length === 0 && acks.length === 0 && attempts.length === 0) return;
     this.#appends = [];
     this.#acks = [];
+    this.#attempts = [];
     const s = this.#statements;
     const started = performance.now();
     const seqs = appends.map(({ events }) => new Array<number>(events.length).fill(0));
     try {
       this.#db.transaction(() => {
+        for (const a of attempts) {
+          s.insertAttempt.run(a.endpoint, a.at, a.result, a.status, a.eventIds, a.record);
+        }
         for (const { endpoint, seq } of acks) {
           s.deletePending.run(endpoint, seq);
           s.deleteEventIfUnused.run({ seq });
@@ -396,6 +426,78 @@ export class Journal {
     appends.forEach(({ done }, a) => {
       done.resolve(seqs[a] ?? []);
     });
+  }
+
+  /** The endpoints that still owe the event (a scan: for the admin API, not the hot path). */
+  pendingFor(eventId: string): string[] {
+    this.flush();
+    return this.#db
+      .prepare<[string], string>(
+        'SELECT p.endpoint FROM pending p JOIN events e ON e.seq = p.seq WHERE e.id = ?',
+      )
+      .pluck()
+      .all(eventId);
+  }
+
+  /** Keeps one attempt of the attempts log; committed with the turn's other writes. */
+  recordAttempt(row: AttemptRow): void {
+    if (this.#closed) return;
+    this.#attempts.push(row);
+    this.#schedule();
+  }
+
+  /** The endpoint's attempts, newest first (`record` is the entry as JSON). */
+  listAttempts(
+    endpoint: string,
+    q: { limit: number; before?: number | undefined; result?: string[]; status?: number },
+  ): { n: number; record: string }[] {
+    this.flush();
+    const clauses = ['endpoint = ?'];
+    const params: unknown[] = [endpoint];
+    if (q.before !== undefined) {
+      clauses.push('n < ?');
+      params.push(q.before);
+    }
+    if (q.result !== undefined) {
+      clauses.push(`result IN (${q.result.map(() => '?').join(', ')})`);
+      params.push(...q.result);
+    }
+    if (q.status !== undefined) {
+      clauses.push('status = ?');
+      params.push(q.status);
+    }
+    return this.#db
+      .prepare<unknown[], { n: number; record: string }>(
+        `SELECT n, record FROM attempts WHERE ${clauses.join(' AND ')} ORDER BY n DESC LIMIT ?`,
+      )
+      .all(...params, q.limit);
+  }
+
+  /** Attempts that carried the event, newest first. */
+  attemptsForEvent(eventId: string): { n: number; record: string }[] {
+    this.flush();
+    return this.#db
+      .prepare<[string], { n: number; record: string }>(
+        `SELECT n, record FROM attempts WHERE instr(event_ids, ?) > 0 ORDER BY n DESC LIMIT 100`,
+      )
+      .all(`\n${eventId}\n`);
+  }
+
+  /** Retention of the attempts log: the newest `keep` per endpoint, none older than `before`. */
+  pruneAttempts(keep: number, before: number): void {
+    this.flush();
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM attempts WHERE at < ?').run(before);
+      const endpoints = this.#db
+        .prepare<[], string>('SELECT DISTINCT endpoint FROM attempts')
+        .pluck()
+        .all();
+      const cut = this.#db.prepare(
+        `DELETE FROM attempts WHERE endpoint = @endpoint AND n <= (
+           SELECT n FROM attempts WHERE endpoint = @endpoint ORDER BY n DESC LIMIT 1 OFFSET @keep)`,
+      );
+      for (const endpoint of endpoints) cut.run({ endpoint, keep });
+    })();
   }
 
   /**

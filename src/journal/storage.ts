@@ -1,3 +1,4 @@
+import { JournalAttempts } from './attempts.ts';
 import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import type {
@@ -103,6 +104,14 @@ export class JournalStorage implements Storage {
 
   setPaused(endpoint: string, paused: boolean): void {
     this.journal.setPaused(endpoint, paused);
+  }
+
+  pendingFor(eventId: string): readonly string[] {
+    return this.journal.pendingFor(eventId);
+  }
+
+  attempts(bounds: { keep: number; maxAgeMs: number }): JournalAttempts {
+    return new JournalAttempts(this.journal, bounds.keep, bounds.maxAgeMs);
   }
 
   deadLetters(): DeadLetterStore {

@@ -17,7 +17,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
+import { NatsAttempts } from './attempts.ts';
 import { NatsDeadLetters } from './dead-letters.ts';
+import { ensureStream } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
 import {
   StorageUnavailableError,
@@ -280,6 +282,15 @@ export class NatsStorage implements Storage {
       );
   }
 
+  attempts(bounds: { keep: number; maxAgeMs: number }): NatsAttempts {
+    return new NatsAttempts(
+      this.#nc,
+      this.#opts.stream,
+      { ...bounds, replicas: this.#opts.replicas },
+      this.#log,
+    );
+  }
+
   deadLetters(): NatsDeadLetters {
     return new NatsDeadLetters(this.#nc, this.#opts.stream);
   }
@@ -402,19 +413,6 @@ export class NatsStorage implements Storage {
     } catch {
       await this.#nc.close();
     }
-  }
-}
-
-async function ensureStream(
-  jsm: JetStreamManager,
-  config: Parameters<JetStreamManager['streams']['add']>[0] & { name: string },
-): Promise<void> {
-  try {
-    await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
-  } catch (err) {
-    if (!/stream not found/i.test(err instanceof Error ? err.message : String(err))) throw err;
-    await jsm.streams.add(config);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../event.ts';
+import type { AttemptStore } from '../history/attempts.ts';
 import type { DeadLetterStore } from './dead-letters.ts';
 
 /**
@@ -44,6 +45,10 @@ export interface Storage {
   setPaused?(endpoint: string, paused: boolean): void;
   /** A durable backend's dead letters, for the admin API (the running relay's own view). */
   deadLetters?(): DeadLetterStore;
+  /** The endpoints that still owe this event, looked up in storage (the journal). */
+  pendingFor?(eventId: string): readonly string[];
+  /** A durable backend's store for the attempts log, kept within these bounds per endpoint. */
+  attempts?(bounds: { keep: number; maxAgeMs: number }): AttemptStore;
   /** Adds the backend's own series to the relay's Prometheus registry (NATS: connection, consumers). */
   registerMetrics?(register: Registry): void;
 }

@@ -1,0 +1,315 @@
+import { redactUrl } from '../endpoint/redact.ts';
+
+/** How one attempt ended: 2xx, another status, or no answer at all. */
+export type AttemptResult = 'success' | 'failure' | 'error';
+
+/** The most of a request's or an answer's body the log keeps. */
+export const BODY_KEPT = 4096;
+
+/** Shown in place of every header value the log must not show. */
+export const REDACTED = '<redacted>';
+
+/**
+ * Headers whose values say nothing secret and are shown as they are; every other value
+ * (configured headers, Authorization from URL credentials, signatures, a receiver's
+ * cookies) is `<redacted>`. The signature is an HMAC of the body, not the secret, but a
+ * receiver's logs are no place to compare it against either.
+ */
+const SHOWN_REQUEST = new Set([
+  'user-agent',
+  'content-type',
+  'content-length',
+  'webhook-id',
+  'webhook-timestamp',
+]);
+const HIDDEN_RESPONSE = new Set([
+  'set-cookie',
+  'authorization',
+  'proxy-authenticate',
+  'www-authenticate',
+]);
+
+export interface LoggedRequest {
+  readonly method: string;
+  /** The endpoint URL as the relay shows it everywhere: scheme, host, port, fingerprint. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bodySize: number;
+  /** The first 4 KiB of the body (absent from a read without a token). */
+  readonly body?: string | undefined;
+}
+
+export interface LoggedResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bodySize: number;
+  readonly body?: string | undefined;
+}
+
+/** One attempt as the log keeps it. */
+export interface AttemptEntry {
+  readonly endpoint: string;
+  /** The relay that made it (its instance id). */
+  readonly relay: string;
+  /** Epoch ms when the request started. */
+  readonly at: number;
+  readonly durationMs: number;
+  readonly deliveryId: string;
+  readonly eventIds: readonly string[];
+  readonly result: AttemptResult;
+  readonly request: LoggedRequest;
+  /** The answer; absent when there was none (code says why). */
+  readonly response?: LoggedResponse | undefined;
+  /** No answer: TIMEOUT, ECONNREFUSED… */
+  readonly code?: string | undefined;
+  /** What the log line said of a failed attempt. */
+  readonly message?: string | undefined;
+}
+
+/** An entry with its place in the log: higher is newer; `before` pages by it. */
+export interface AttemptRecord extends AttemptEntry {
+  readonly seq: number;
+}
+
+/** `status` of the attempts route: a result, `failed` (failure or error), or one status code. */
+export type AttemptStatusFilter = AttemptResult | 'failed' | number;
+
+export interface AttemptQuery {
+  readonly limit: number;
+  /** Only attempts older than this seq. */
+  readonly before?: number | undefined;
+  readonly status?: AttemptStatusFilter | undefined;
+}
+
+export class AttemptQueryError extends Error {}
+
+/** Reads the `status` query parameter, or throws naming what it accepts. */
+export function parseStatusFilter(text: string | undefined): AttemptStatusFilter | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (text === 'success' || text === 'failure' || text === 'error' || text === 'failed') {
+    return text;
+  }
+  if (/^[1-5][0-9][0-9]$/.test(text)) return Number(text);
+  throw new AttemptQueryError(
+    `status "${text}": expected success, failure, error, failed or an HTTP status such as 500`,
+  );
+}
+
+export function matchesStatus(
+  record: {
+    readonly result: AttemptResult;
+    readonly response?: { readonly status: number } | undefined;
+  },
+  filter: AttemptStatusFilter | undefined,
+): boolean {
+  if (filter === undefined) return true;
+  if (typeof filter === 'number') return record.response?.status === filter;
+  if (filter === 'failed') return record.result !== 'success';
+  return record.result === filter;
+}
+
+/**
+ * Where attempts are kept: memory (per endpoint, the newest `keep`), or a durable backend
+ * (the journal's table, a JetStream stream) bounded by count per endpoint and age.
+ */
+export interface AttemptStore {
+  add(entry: AttemptEntry): void;
+  /** The endpoint's attempts, newest first. */
+  list(endpoint: string, query: AttemptQuery): Promise<readonly AttemptRecord[]>;
+  /** Attempts that carried the event, newest first (any endpoint). */
+  forEvent(eventId: string): Promise<readonly AttemptRecord[]>;
+  /** Retention: drops what is past its bounds (called about once a second). */
+  prune?(now: number): void;
+  close?(): void | Promise<void>;
+}
+
+/** The newest `keep` attempts of each endpoint, in memory. */
+export class MemoryAttempts implements AttemptStore {
+  readonly #keep: number;
+  readonly #byEndpoint = new Map<string, AttemptRecord[]>();
+  #seq = 0;
+
+  constructor(keep: number) {
+    this.#keep = keep;
+  }
+
+  add(entry: AttemptEntry): void {
+    let list = this.#byEndpoint.get(entry.endpoint);
+    if (list === undefined) {
+      list = [];
+      this.#byEndpoint.set(entry.endpoint, list);
+    }
+    this.#seq += 1;
+    list.push({ ...entry, seq: this.#seq });
+    // Trimmed in steps, not per entry: one splice per `keep / 4` attempts.
+    if (list.length > this.#keep + Math.max(1, this.#keep >> 2)) {
+      list.splice(0, list.length - this.#keep);
+    }
+  }
+
+  list(endpoint: string, query: AttemptQuery): Promise<readonly AttemptRecord[]> {
+    const list = this.#byEndpoint.get(endpoint) ?? [];
+    const out: AttemptRecord[] = [];
+    const floor = Math.max(0, list.length - this.#keep);
+    for (let i = list.length - 1; i >= floor && out.length < query.limit; i--) {
+      const r = list[i];
+      if (r === undefined) continue;
+      if (query.before !== undefined && r.seq >= query.before) continue;
+      if (matchesStatus(r, query.status)) out.push(r);
+    }
+    return Promise.resolve(out);
+  }
+
+  forEvent(eventId: string): Promise<readonly AttemptRecord[]> {
+    const out: AttemptRecord[] = [];
+    for (const list of this.#byEndpoint.values()) {
+      for (const r of list) if (r.eventIds.includes(eventId)) out.push(r);
+    }
+    return Promise.resolve(out.sort((a, b) => b.seq - a.seq));
+  }
+
+  /** The endpoint left the config. */
+  forget(endpoint: string): void {
+    this.#byEndpoint.delete(endpoint);
+  }
+}
+
+/** What the HTTP sink knows of one attempt, before redaction. */
+export interface RawAttempt {
+  readonly at: number;
+  readonly durationMs: number;
+  readonly deliveryId: string;
+  readonly eventIds: readonly string[];
+  /** Flat `name, value` pairs as sent. */
+  readonly headers: readonly string[];
+  readonly body: string;
+  readonly answer?:
+    | {
+        readonly status: number;
+        readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+        readonly bodySize: number;
+        readonly body: string;
+      }
+    | undefined;
+  readonly code?: string | undefined;
+  readonly message?: string | undefined;
+}
+
+/** Turns what the sink saw into a log entry that shows no secret. */
+export function logEntry(
+  endpoint: string,
+  relay: string,
+  /** Already redacted (see redactUrl). */
+  url: string,
+  raw: RawAttempt,
+): AttemptEntry {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.headers.length; i += 2) {
+    const name = raw.headers[i] ?? '';
+    headers[name] = SHOWN_REQUEST.has(name) ? (raw.headers[i + 1] ?? '') : REDACTED;
+  }
+  const size = Buffer.byteLength(raw.body);
+  headers['content-length'] = String(size);
+  const answer = raw.answer;
+  const status = answer?.status;
+  return {
+    endpoint,
+    relay,
+    at: raw.at,
+    durationMs: Math.round(raw.durationMs * 1000) / 1000,
+    deliveryId: raw.deliveryId,
+    eventIds: raw.eventIds,
+    result: status === undefined ? 'error' : status >= 200 && status < 300 ? 'success' : 'failure',
+    request: { method: 'POST', url, headers, bodySize: size, body: cut(raw.body) },
+    ...(answer === undefined
+      ? {}
+      : {
+          response: {
+            status: answer.status,
+            headers: responseHeaders(answer.headers),
+            bodySize: answer.bodySize,
+            body: answer.body,
+          },
+        }),
+    ...(raw.code === undefined ? {} : { code: raw.code }),
+    ...(raw.message === undefined ? {} : { message: raw.message }),
+  };
+}
+
+function responseHeaders(
+  raw: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    out[name] = HIDDEN_RESPONSE.has(name)
+      ? REDACTED
+      : Array.isArray(value)
+        ? value.join(', ')
+        : value;
+  }
+  return out;
+}
+
+/** The first 4 KiB of a text, cut on a character boundary. */
+function cut(text: string): string {
+  if (text.length <= BODY_KEPT / 4) return text;
+  const bytes = Buffer.from(text);
+  if (bytes.length <= BODY_KEPT) return text;
+  return bytes
+    .subarray(0, BODY_KEPT)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+}
+
+/** An entry without bodies or the receiver's words: what a read without a token sees. */
+export function withoutBodies(r: AttemptRecord): AttemptRecord {
+  const request: LoggedRequest = { ...r.request, body: undefined };
+  // The message quotes the start of the receiver's answer.
+  const out: AttemptRecord = { ...r, request, message: undefined };
+  return r.response === undefined ? out : { ...out, response: { ...r.response, body: undefined } };
+}
+
+/**
+ * The attempts log: the newest `keep` per endpoint in memory, and with durable storage on,
+ * its store too (the journal, or JetStream shared by every relay), read in preference:
+ * it holds the attempts of before a restart and of the other relays.
+ */
+export class AttemptLog {
+  readonly #memory: MemoryAttempts;
+  readonly #durable: AttemptStore | undefined;
+  readonly #relay: string;
+
+  constructor(opts: { keep: number; durable: AttemptStore | undefined; relay: string }) {
+    this.#memory = new MemoryAttempts(opts.keep);
+    this.#durable = opts.durable;
+    this.#relay = opts.relay;
+  }
+
+  /** Where the endpoint's HTTP sink reports each attempt. */
+  recorder(endpoint: string, url: string): (raw: RawAttempt) => void {
+    const shown = redactUrl(url);
+    return (raw) => {
+      const entry = logEntry(endpoint, this.#relay, shown, raw);
+      this.#memory.add(entry);
+      this.#durable?.add(entry);
+    };
+  }
+
+  /** True when the log reads the durable store (attempts of other relays and restarts). */
+  get durable(): boolean {
+    return this.#durable !== undefined;
+  }
+
+  list(endpoint: string, query: AttemptQuery): Promise<readonly AttemptRecord[]> {
+    return (this.#durable ?? this.#memory).list(endpoint, query);
+  }
+
+  forEvent(eventId: string): Promise<readonly AttemptRecord[]> {
+    return (this.#durable ?? this.#memory).forEvent(eventId);
+  }
+
+  prune(now: number): void {
+    this.#durable?.prune?.(now);
+  }
+}
