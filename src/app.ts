@@ -4,6 +4,7 @@ import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { RelayConfig } from './config/schema.ts';
+import { endpointView, type AdminDeps } from './debug/admin.ts';
 import { buildDebugApp } from './debug/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
 import type { Endpoint } from './pipeline.ts';
@@ -18,7 +19,7 @@ import { createMetrics, type RelayMetrics } from './metrics/registry.ts';
 import { Journal } from './journal/journal.ts';
 import { JournalStorage } from './journal/storage.ts';
 import { MemoryStorage } from './storage/memory.ts';
-import type { Storage } from './storage/storage.ts';
+import { ANNOUNCE_EVERY_MS, type Storage } from './storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
 
 export interface RelayDeps {
@@ -213,6 +214,34 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     stats: ingestStats,
     isShuttingDown: () => shuttingDown,
   });
+  const startedAt = Date.now();
+  const admin: AdminDeps = {
+    clock,
+    endpoints,
+    tokens: adminTokens,
+    reload: reloadFromFile,
+    deadLetters: storage.deadLetters?.(),
+    attempts,
+    trail,
+    pendingFor: storage.pendingFor?.bind(storage),
+    instance,
+    startedAt,
+    instances: (storage as Storage).instances?.bind(storage),
+  };
+  // Relays sharing storage (NATS) tell each other how their endpoints are doing.
+  const announce = (storage as Storage).announce?.bind(storage);
+  const announcing =
+    announce === undefined
+      ? undefined
+      : setInterval(() => {
+          announce({
+            id: instance,
+            startedAt,
+            endpoints: endpoints.list.map((e) => endpointView(admin, e, false)),
+          }).catch((err: unknown) => {
+            deps.log.debug({ err }, 'could not report this relay to the others');
+          });
+        }, ANNOUNCE_EVERY_MS).unref();
   const debug = buildDebugApp({
     log: deps.log.child({ listener: 'debug' }),
     endpoints: () => endpoints.list,
@@ -220,18 +249,9 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     ingest: ingestStats,
     metrics,
     journal: view,
-    startedAt: Date.now(),
+    startedAt,
     isReady: () => listening && !shuttingDown && (storage.ready?.() ?? true),
-    admin: {
-      clock,
-      endpoints,
-      tokens: adminTokens,
-      reload: reloadFromFile,
-      deadLetters: storage.deadLetters?.(),
-      attempts,
-      trail,
-      pendingFor: storage.pendingFor?.bind(storage),
-    },
+    admin,
   });
 
   return {
@@ -261,6 +281,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     async drain(timeoutMs) {
       const drained = await endpoints.drain(timeoutMs);
       if (housekeeping !== undefined) clearInterval(housekeeping);
+      if (announcing !== undefined) clearInterval(announcing);
       await storage.close();
       return {
         drained,

@@ -62,6 +62,24 @@ export class EndpointSet {
     this.#deps = deps;
     // Paused before a restart (the journal keeps pauses).
     for (const name of deps.storage.pausedEndpoints?.() ?? []) this.#paused.add(name);
+    // Relays sharing storage (NATS): a pause or resume through any of them holds here too.
+    deps.storage.watchPaused?.((name, paused) => {
+      if (paused) this.#pauseHere(name);
+      else this.#resumeHere(name);
+    });
+  }
+
+  #pauseHere(name: string): boolean {
+    if (this.#paused.has(name)) return false;
+    this.#paused.add(name);
+    this.#endpoints.get(name)?.loop?.pause();
+    return true;
+  }
+
+  #resumeHere(name: string): boolean {
+    if (!this.#paused.delete(name)) return false;
+    this.#endpoints.get(name)?.loop?.resume();
+    return true;
   }
 
   get list(): readonly Endpoint[] {
@@ -99,7 +117,14 @@ export class EndpointSet {
       if (next.has(name)) continue;
       removed.push(name);
       // A removed endpoint's pause ends with it: if it returns, it delivers.
-      if (this.#paused.delete(name)) this.#deps.storage.setPaused?.(name, false);
+      if (this.#paused.delete(name)) {
+        void Promise.resolve(this.#deps.storage.setPaused?.(name, false)).catch((err: unknown) => {
+          this.#deps.log.warn(
+            { err, endpoint: name },
+            'could not clear the pause of a removed endpoint',
+          );
+        });
+      }
       void this.#retire(endpoint, 'removed').then(() => {
         endpoint.stats.forget();
         this.#deps.metrics.filtered.remove(name);
@@ -128,20 +153,21 @@ export class EndpointSet {
     return this.#paused.has(name);
   }
 
-  /** Stops starting deliveries to `name`; its backlog keeps filling. False if already so. */
-  pause(name: string): boolean {
-    if (this.#paused.has(name)) return false;
-    this.#paused.add(name);
-    this.#deps.storage.setPaused?.(name, true);
-    this.#endpoints.get(name)?.loop?.pause();
+  /**
+   * Stops starting deliveries to `name`; its backlog keeps filling. False if already so.
+   * Applied here at once, then kept by storage (the journal; NATS, for every relay):
+   * rejects if storage could not keep it.
+   */
+  async pause(name: string): Promise<boolean> {
+    if (!this.#pauseHere(name)) return false;
+    await this.#deps.storage.setPaused?.(name, true);
     return true;
   }
 
   /** Delivers `name`'s backlog again. False if it was not paused. */
-  resume(name: string): boolean {
-    if (!this.#paused.delete(name)) return false;
-    this.#deps.storage.setPaused?.(name, false);
-    this.#endpoints.get(name)?.loop?.resume();
+  async resume(name: string): Promise<boolean> {
+    if (!this.#resumeHere(name)) return false;
+    await this.#deps.storage.setPaused?.(name, false);
     return true;
   }
 

@@ -386,6 +386,81 @@ describe('admin API', () => {
     assert.equal(await third.kill('SIGTERM'), 0);
   });
 
+  it(
+    'on JetStream a pause and a resume hold for every relay, and each relay lists the others',
+    { skip: natsSkip },
+    async () => {
+      const rx = await scope.receiver();
+      const nats = await startNats(requireNats());
+      const config = {
+        http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0', auth: { tokens: [TOKEN] } } },
+        storage: { nats: { servers: nats.urls, stream: 'pauses' } },
+        notifications: { endpoints: [{ name: 'ci', url: rx.url }] },
+      };
+      const dir = () => mkdtempSync(join(tmpdir(), 'relay-admin-pause-'));
+      const a = await spawnRelay(config, dir());
+      const b = await spawnRelay(config, dir());
+      const paused = await call(a.debug, 'POST', '/endpoints/ci/pause', bearer);
+      assert.equal(paused.status, 200);
+      await waitUntil(
+        async () => (await call(b.debug, 'GET', '/endpoints/ci')).body['state'] === 'paused',
+        5000,
+        'the other relay paused too',
+      );
+      const events = Array.from({ length: 6 }, () => pushEvent());
+      for (const [i, event] of events.entries()) {
+        const res = await fetch(`${(i % 2 === 0 ? a : b).ingest}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: envelope(event),
+        });
+        assert.equal(res.status, 202);
+      }
+      // A relay started now finds the endpoint paused.
+      const c = await spawnRelay(config, dir());
+      assert.equal((await call(c.debug, 'GET', '/endpoints/ci')).body['state'], 'paused');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(rx.requests.length, 0, 'no relay sent anything while paused');
+      await waitUntil(
+        async () => {
+          const list = (await call(a.debug, 'GET', '/instances')).body['instances'] as {
+            id: string;
+            self: boolean;
+            endpoints: { name: string; state: string }[];
+          }[];
+          return (
+            list.length === 3 &&
+            list[0]?.self === true &&
+            list.every((i) => i.endpoints[0]?.state === 'paused')
+          );
+        },
+        15_000,
+        'three instances, each with ci paused',
+      );
+      assert.equal((await call(b.debug, 'POST', '/endpoints/ci/resume', bearer)).status, 200);
+      await rx.waitFor(6);
+      assert.deepEqual(
+        rx.ids(),
+        events.map((e) => e['id']),
+      );
+      await waitUntil(
+        async () => (await call(c.debug, 'GET', '/endpoints/ci')).body['state'] === 'delivering',
+        5000,
+        'resumed everywhere',
+      );
+      assert.equal(await c.kill('SIGTERM'), 0);
+      await waitUntil(
+        async () =>
+          ((await call(a.debug, 'GET', '/instances')).body['instances'] as unknown[]).length === 2,
+        5000,
+        'a stopped relay leaves the list at once',
+      );
+      assert.equal(await a.kill('SIGTERM'), 0);
+      assert.equal(await b.kill('SIGTERM'), 0);
+      await nats.stop();
+    },
+  );
+
   it('serves an OpenAPI document generated from the routes', async () => {
     const relay = await scope.relay([{ name: 'ci', url: 'http://127.0.0.1:9/' }]);
     const { status, body } = await call(relay.debugUrl, 'GET', '/openapi.json');
@@ -402,6 +477,9 @@ describe('admin API', () => {
       '/api/v1/dead-letters/replay',
       '/api/v1/dead-letters/purge',
       '/api/v1/endpoints/{name}/test',
+      '/api/v1/endpoints/{name}/attempts',
+      '/api/v1/events/{id}',
+      '/api/v1/instances',
     ]) {
       assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
     }

@@ -7,6 +7,7 @@ import type { BearerTokens } from '../ingest/auth.ts';
 import type { LastOutcome } from '../metrics/endpoint-stats.ts';
 import type { Endpoint } from '../pipeline.ts';
 import type { ReloadOutcome } from '../reload.ts';
+import type { InstanceReport } from '../storage/storage.ts';
 import {
   AttemptQueryError,
   parseStatusFilter,
@@ -31,9 +32,15 @@ export interface AdminDeps {
     isPaused(name: string): boolean;
     /** Requests in flight, those of a pipeline a reload is replacing included. */
     inFlight(name: string): number;
-    pause(name: string): boolean;
-    resume(name: string): boolean;
+    pause(name: string): Promise<boolean>;
+    resume(name: string): Promise<boolean>;
   };
+  /** This relay's name among several. */
+  readonly instance: string;
+  readonly startedAt: number;
+  /** A shared backend (NATS): every relay that reported lately. */
+  readonly instances?:
+    (() => Promise<readonly (InstanceReport & { seenAt: number })[]>) | undefined;
   /** `http.debug.auth.tokens`: writes need one; without any, the API is read-only. */
   readonly tokens: BearerTokens;
   /** Reads the config file again and applies it, as SIGHUP does; undefined without a file. */
@@ -255,6 +262,58 @@ const whereSchema = {
   },
 } as const;
 
+/** One endpoint as the API shows it; receivers' words only `withBodies`. */
+export function endpointView(deps: AdminDeps, e: Endpoint, withBodies: boolean) {
+  const now = deps.clock.now();
+  const paused = deps.endpoints.isPaused(e.config.name);
+  const delay = e.breaker?.delay(now) ?? 0;
+  const failures = e.breaker?.consecutiveFailures ?? 0;
+  const state: EndpointState = e.config.disabled
+    ? 'disabled'
+    : paused
+      ? 'paused'
+      : delay > 0
+        ? 'backing-off'
+        : failures > 0
+          ? 'retrying'
+          : 'delivering';
+  const oldest = e.loop?.oldestAcceptedAt();
+  const outcome = (o: LastOutcome | undefined) =>
+    o === undefined
+      ? null
+      : {
+          at: new Date(o.at).toISOString(),
+          ...(o.status === undefined ? {} : { status: o.status }),
+          ...(o.code === undefined ? {} : { code: o.code }),
+          ...(withBodies && o.message !== undefined ? { message: o.message } : {}),
+        };
+  const s = e.stats;
+  return {
+    name: e.config.name,
+    state,
+    url: redactUrl(e.config.url),
+    pending: s.pending,
+    ...(oldest === undefined ? {} : { oldestPendingAgeSeconds: Math.max(0, now - oldest) / 1000 }),
+    inFlight: deps.endpoints.inFlight(e.config.name),
+    paused,
+    disabled: e.config.disabled,
+    delivered: s.latency.count,
+    failed: s.failures + s.errors,
+    lastMinute: {
+      delivered: s.deliveredPerSecond.total(now),
+      failed: s.failedPerSecond.total(now),
+      deliveredPerSecond: s.deliveredPerSecond.series(now),
+      failedPerSecond: s.failedPerSecond.series(now),
+    },
+    lastSuccess: outcome(s.lastSuccess),
+    lastFailure: outcome(s.lastFailure),
+    breaker: {
+      consecutiveFailures: failures,
+      nextAttemptAt: delay > 0 ? new Date(now + delay).toISOString() : null,
+    },
+  };
+}
+
 /**
  * The JSON API under /api/v1 on the ops listener. Reads are open, as /debug/vars is, but
  * show what a receiver answered only to a request with a token; writes need a token, and
@@ -290,58 +349,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
     req.body ??= {};
   };
 
-  const show = (e: Endpoint, withBodies: boolean) => {
-    const now = deps.clock.now();
-    const paused = deps.endpoints.isPaused(e.config.name);
-    const delay = e.breaker?.delay(now) ?? 0;
-    const failures = e.breaker?.consecutiveFailures ?? 0;
-    const state: EndpointState = e.config.disabled
-      ? 'disabled'
-      : paused
-        ? 'paused'
-        : delay > 0
-          ? 'backing-off'
-          : failures > 0
-            ? 'retrying'
-            : 'delivering';
-    const oldest = e.loop?.oldestAcceptedAt();
-    const outcome = (o: LastOutcome | undefined) =>
-      o === undefined
-        ? null
-        : {
-            at: new Date(o.at).toISOString(),
-            ...(o.status === undefined ? {} : { status: o.status }),
-            ...(o.code === undefined ? {} : { code: o.code }),
-            ...(withBodies && o.message !== undefined ? { message: o.message } : {}),
-          };
-    const s = e.stats;
-    return {
-      name: e.config.name,
-      state,
-      url: redactUrl(e.config.url),
-      pending: s.pending,
-      ...(oldest === undefined
-        ? {}
-        : { oldestPendingAgeSeconds: Math.max(0, now - oldest) / 1000 }),
-      inFlight: deps.endpoints.inFlight(e.config.name),
-      paused,
-      disabled: e.config.disabled,
-      delivered: s.latency.count,
-      failed: s.failures + s.errors,
-      lastMinute: {
-        delivered: s.deliveredPerSecond.total(now),
-        failed: s.failedPerSecond.total(now),
-        deliveredPerSecond: s.deliveredPerSecond.series(now),
-        failedPerSecond: s.failedPerSecond.series(now),
-      },
-      lastSuccess: outcome(s.lastSuccess),
-      lastFailure: outcome(s.lastFailure),
-      breaker: {
-        consecutiveFailures: failures,
-        nextAttemptAt: delay > 0 ? new Date(now + delay).toISOString() : null,
-      },
-    };
-  };
+  const show = (e: Endpoint, withBodies: boolean) => endpointView(deps, e, withBodies);
 
   const unknown = (reply: FastifyReply, name: string) =>
     fail(
@@ -400,7 +408,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
           },
         },
       },
-      (req, reply) => {
+      async (req, reply) => {
         const { name } = req.params;
         const e = deps.endpoints.get(name);
         if (e === undefined) return unknown(reply, name);
@@ -412,8 +420,21 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
             `${name} is disabled in the config: it sends nothing`,
           );
         }
-        const changed =
-          action === 'pause' ? deps.endpoints.pause(name) : deps.endpoints.resume(name);
+        let changed: boolean;
+        try {
+          changed =
+            action === 'pause'
+              ? await deps.endpoints.pause(name)
+              : await deps.endpoints.resume(name);
+        } catch (err) {
+          req.log.error({ err, endpoint: name }, `${action} not kept by storage`);
+          return fail(
+            reply,
+            503,
+            'storage_unavailable',
+            `${action === 'pause' ? 'paused' : 'resumed'} on this relay only: storage did not keep it (${err instanceof Error ? err.message : String(err)}); try again`,
+          );
+        }
         if (!changed) {
           return action === 'pause'
             ? fail(reply, 409, 'already_paused', `${name} is paused already`)
@@ -602,6 +623,55 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
       const outcome = await e.test(events);
       req.log.info({ endpoint: name, ...outcome }, 'test request sent');
       return outcome;
+    },
+  );
+
+  api.get(
+    '/instances',
+    {
+      schema: {
+        summary: 'The relays sharing this storage (NATS), each with its endpoints; else this one',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              instances: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    self: { type: 'boolean' },
+                    startedAt: { type: 'string', format: 'date-time' },
+                    seenAt: { type: 'string', format: 'date-time' },
+                    endpoints: { type: 'array', items: endpointSchema },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const now = deps.clock.now();
+      const self = {
+        id: deps.instance,
+        self: true,
+        startedAt: new Date(deps.startedAt).toISOString(),
+        seenAt: new Date(now).toISOString(),
+        endpoints: deps.endpoints.list.map((e) => show(e, authorized(req))),
+      };
+      const others = ((await deps.instances?.().catch(() => [])) ?? [])
+        .filter((i) => i.id !== deps.instance)
+        .map((i) => ({
+          id: i.id,
+          self: false,
+          startedAt: new Date(i.startedAt).toISOString(),
+          seenAt: new Date(i.seenAt).toISOString(),
+          endpoints: i.endpoints,
+        }));
+      return { instances: [self, ...others] };
     },
   );
 

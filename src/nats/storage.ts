@@ -18,6 +18,7 @@ import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
 import { NatsAttempts } from './attempts.ts';
+import { NatsControl } from './control.ts';
 import { NatsDeadLetters } from './dead-letters.ts';
 import { ensureStream } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
@@ -27,6 +28,7 @@ import {
   type BacklogObserver,
   type BacklogOptions,
   type DeadLetterReason,
+  type InstanceReport,
   type Storage,
 } from '../storage/storage.ts';
 
@@ -87,12 +89,16 @@ export class NatsStorage implements Storage {
   #reconnects = 0;
   #closed = false;
 
+  readonly #control: NatsControl;
+
   private constructor(
     nc: NatsConnection,
     jsm: JetStreamManager,
     opts: NatsStorageOptions,
     log: Logger,
+    control: NatsControl,
   ) {
+    this.#control = control;
     this.#nc = nc;
     this.#js = jetstream(nc);
     this.#jsm = jsm;
@@ -127,7 +133,8 @@ export class NatsStorage implements Storage {
         subjects: [`${s}-dead.ep.*`],
         retention: RetentionPolicy.Limits,
       });
-      const storage = new NatsStorage(nc, jsm, opts, log);
+      const control = await NatsControl.open(nc, s, opts.replicas, log);
+      const storage = new NatsStorage(nc, jsm, opts, log, control);
       await storage.#refreshPending();
       return storage;
     } catch (err) {
@@ -282,6 +289,30 @@ export class NatsStorage implements Storage {
       );
   }
 
+  pausedEndpoints(): readonly string[] {
+    return this.#control.paused();
+  }
+
+  setPaused(endpoint: string, paused: boolean): Promise<void> {
+    return this.#control.setPaused(endpoint, paused);
+  }
+
+  watchPaused(onChange: (endpoint: string, paused: boolean) => void): void {
+    this.#control.onChange = onChange;
+  }
+
+  #announced: string | undefined;
+
+  announce(report: InstanceReport): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#announced = report.id;
+    return this.#control.announce(report);
+  }
+
+  instances(): Promise<readonly (InstanceReport & { seenAt: number })[]> {
+    return this.#control.instances();
+  }
+
   attempts(bounds: { keep: number; maxAgeMs: number }): NatsAttempts {
     return new NatsAttempts(
       this.#nc,
@@ -404,6 +435,11 @@ export class NatsStorage implements Storage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#control.stop();
+    // The other relays stop listing this one at once, not when its report expires.
+    if (this.#announced !== undefined) {
+      await this.#control.forget(this.#announced).catch(() => undefined);
+    }
     await Promise.all([...this.#backlogs.values()].map((b) => b.stop()));
     try {
       // Acks and naks are sent without waiting for an answer: the server has them all

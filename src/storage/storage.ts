@@ -4,6 +4,16 @@ import type { NewEvent, RelayEvent } from '../event.ts';
 import type { AttemptStore } from '../history/attempts.ts';
 import type { DeadLetterStore } from './dead-letters.ts';
 
+/** How often a relay reports itself to the others; a report three times as old is gone. */
+export const ANNOUNCE_EVERY_MS = 5_000;
+
+/** What a relay tells the others sharing its storage about itself. */
+export interface InstanceReport {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly endpoints: readonly Record<string, unknown>[];
+}
+
 /**
  * Where accepted events wait until every endpoint that wants them has them: the one seam
  * between ingest and delivery. Memory (`memory.ts`) and the SQLite journal (`sqlite.ts`)
@@ -41,8 +51,14 @@ export interface Storage {
   close(): void | Promise<void>;
   /** Endpoints paused through the admin API before a restart (a backend that keeps them). */
   pausedEndpoints?(): readonly string[];
-  /** Keeps a pause (or its end) for after a restart. */
-  setPaused?(endpoint: string, paused: boolean): void;
+  /** Keeps a pause (or its end) for after a restart, and for every relay sharing it. */
+  setPaused?(endpoint: string, paused: boolean): void | Promise<void>;
+  /** A shared backend: `onChange` is told of pauses and resumes made through other relays. */
+  watchPaused?(onChange: (endpoint: string, paused: boolean) => void): void;
+  /** A shared backend: tells the other relays about this one (the status page's instances). */
+  announce?(report: InstanceReport): Promise<void>;
+  /** A shared backend: every relay that reported lately. */
+  instances?(): Promise<readonly (InstanceReport & { seenAt: number })[]>;
   /** A durable backend's dead letters, for the admin API (the running relay's own view). */
   deadLetters?(): DeadLetterStore;
   /** The endpoints that still owe this event, looked up in storage (the journal). */
