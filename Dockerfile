@@ -31,6 +31,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The status page (served at / on the ops listener).
+COPY ui ./ui
 COPY package.json ./
 # The default config; mount your own over it (see docker-compose.yml).
 COPY config/relay.yaml /etc/registry-relay/config.yml

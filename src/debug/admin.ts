@@ -627,6 +627,28 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
   );
 
   api.get(
+    '/session',
+    {
+      schema: {
+        summary: 'What this request may do: read-only relay, and whether its token is accepted',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              readOnly: {
+                type: 'boolean',
+                description: 'No http.debug.auth.tokens: no writes, no bodies, for anyone.',
+              },
+              authorized: { type: 'boolean', description: 'The request carries a valid token.' },
+            },
+          },
+        },
+      },
+    },
+    (req) => ({ readOnly: !deps.tokens.required, authorized: authorized(req) }),
+  );
+
+  api.get(
     '/instances',
     {
       schema: {

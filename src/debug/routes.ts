@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../pipeline.ts';
 import type { JournalView } from '../metrics/backlog.ts';
@@ -74,10 +75,49 @@ export function buildDebugApp(deps: DebugDeps) {
     },
     { prefix: '/api/v1' },
   );
+  const page = statusPage();
+  app.get('/', (_req, reply) => page('index.html', reply));
+  app.get<{ Params: { file: string } }>('/ui/:file', (req, reply) => page(req.params.file, reply));
   app.get('/readyz', (_req, reply) =>
     deps.isReady()
       ? reply.send({ status: 'ready' })
       : reply.code(503).send({ status: 'not ready', reason: 'starting or shutting down' }),
   );
   return app;
+}
+
+/** The status page's files (ui/ at the top of the package, beside src/ and dist/). */
+const UI = new URL('../../ui/', import.meta.url);
+const PAGE_FILES = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+} as const;
+
+/**
+ * The status page at `/` and `/ui/*`: static files read once, served with a policy that lets the page
+ * load nothing but itself and talk to nothing but this listener.
+ */
+function statusPage(): (name: string, reply: FastifyReply) => FastifyReply {
+  const files = new Map(
+    Object.entries(PAGE_FILES).map(([name, type]) => [
+      name,
+      { type, body: readFileSync(new URL(name, UI)) },
+    ]),
+  );
+  return (name, reply) => {
+    const file = files.get(name);
+    if (file === undefined) {
+      return reply.code(404).send({ error: 'not_found', message: `no file ${name}` });
+    }
+    return reply
+      .type(file.type)
+      .header(
+        'content-security-policy',
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      )
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-cache')
+      .send(file.body);
+  };
 }
