@@ -19,10 +19,15 @@ import { compare, type Row } from './result.ts';
 const EVENTS = 10_000;
 
 /** Relay run: `healthy` receivers, plus one refusing or hanging endpoint. */
-async function relayRun(
+export async function relayRun(
   healthy: number,
   special?: 'refusing' | 'hanging',
-  opts: { events?: number; endpoint?: Record<string, unknown> } = {},
+  opts: {
+    events?: number;
+    endpoint?: Record<string, unknown>;
+    /** More of the relay's config (storage, http.debug). */
+    config?: Record<string, unknown>;
+  } = {},
 ) {
   const events = opts.events ?? EVENTS;
   const receivers = await startBenchReceivers(healthy, { hanging: special === 'hanging' });
@@ -44,7 +49,7 @@ async function relayRun(
       url: receivers.hangingUrl ?? '',
       queue: { maxPending: EVENTS * 2 },
     });
-  const relay = await startRelayProcess({ notifications: { endpoints } });
+  const relay = await startRelayProcess({ ...opts.config, notifications: { endpoints } });
   try {
     const start = epochMs();
     await ingest(relay.ingestUrl, events);
@@ -82,8 +87,8 @@ async function undiciRun(healthy: number) {
   }
 }
 
-const rate = (receivers: number, seconds: number): number => (receivers * EVENTS) / seconds;
-const slowest = (times: number[], first = times.length): number =>
+export const rate = (receivers: number, seconds: number): number => (receivers * EVENTS) / seconds;
+export const slowest = (times: number[], first = times.length): number =>
   Math.max(...times.slice(0, first));
 
 const ROUNDS = 2;
@@ -92,7 +97,7 @@ const ROUNDS = 2;
  * Runs each of `runs` ROUNDS times, alternating, and keeps each one's best rate: a run
  * lasts about 2 s, where a neighbour's burst on a shared machine moves one run by 10%.
  */
-async function bestOf(runs: (() => Promise<number>)[]): Promise<number[]> {
+export async function bestOf(runs: (() => Promise<number>)[]): Promise<number[]> {
   const best = runs.map(() => 0);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, run] of runs.entries()) best[i] = Math.max(best[i] ?? 0, await run());

@@ -112,9 +112,15 @@ async function baselineRun(seconds: number) {
   }
 }
 
-async function relayRun(seconds: number, sync?: 'normal' | 'full') {
+export async function relayRun(
+  seconds: number,
+  sync?: 'normal' | 'full',
+  /** More of the relay's config (http.debug). */
+  extra: Record<string, unknown> = {},
+) {
   const receiver = await startBenchReceivers(1);
   const relay = await startRelayProcess({
+    ...extra,
     notifications: {
       endpoints: [{ name: 'rx', url: receiver.urls[0], queue: { maxPending: 1_000_000 } }],
     },

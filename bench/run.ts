@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { batchScenario, fanoutScenario, isolationScenario } from './fanout.ts';
+import { historyScenario } from './history.ts';
 import { ingestScenario, journalScenario } from './ingest.ts';
 import { jetstreamScenario } from './jetstream.ts';
 import { latencyScenario } from './latency.ts';
@@ -22,6 +23,7 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   memory: () => memoryScenario(),
   registry: () => registryScenario(),
   jetstream: () => jetstreamScenario(),
+  history: () => historyScenario(),
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -100,6 +100,58 @@ async function whilePaused(
   assert.equal((await admin('/resume')).status, 200);
 }
 
+/**
+ * The admin API's history after the run: the attempts log holds the endpoint's attempts
+ * (with a failing receiver its 503s too; with durable storage those of the relay before
+ * the kill as well), and the last event is delivered for the endpoint.
+ */
+async function checkHistory(
+  c: Case,
+  debugUrl: string,
+  sent: readonly string[],
+  last: string,
+): Promise<void> {
+  const get = async (path: string) =>
+    (await (
+      await fetch(`${debugUrl}/api/v1${path}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      })
+    ).json()) as Record<string, unknown>;
+  await waitUntil(
+    async () => {
+      const where = await get(`/events/${last}`);
+      const places = (where['endpoints'] ?? []) as { endpoint: string; state: string }[];
+      return places.some((p) => p.endpoint === 'consumer' && p.state === 'delivered');
+    },
+    10_000,
+    `GET /events/${last} says delivered (${label(c)})`,
+  );
+  const attempts = (await get('/endpoints/consumer/attempts?limit=1000'))['attempts'] as {
+    relay: string;
+    result: string;
+    eventIds: string[];
+    response?: { status: number };
+  }[];
+  assert.ok(attempts.length > 0, 'attempts logged');
+  const known = new Set(sent);
+  for (const a of attempts) {
+    for (const id of a.eventIds) assert.ok(known.has(id), `attempt for unknown event ${id}`);
+  }
+  if (c.receiver === 'failing') {
+    assert.ok(
+      attempts.some((a) => a.result === 'failure' && a.response?.status === 503),
+      'the receiver’s 503s are in the log',
+    );
+  }
+  if (c.storage !== 'memory') {
+    assert.equal(
+      new Set(attempts.map((a) => a.relay)).size,
+      2,
+      'the durable log holds the attempts of the relay before the kill too',
+    );
+  }
+}
+
 function allCases(): Case[] {
   const out: Case[] = [];
   for (const storage of DIMENSIONS.storage)
@@ -233,6 +285,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
       60_000,
       `all events at the receiver (${label(c)})`,
     );
+    await checkHistory(c, relay.debugUrl, sent, acked[acked.length - 1] ?? '');
     await relay.stop();
   } else {
     const dir = mkdtempSync(join(tmpdir(), 'relay-combo-'));
@@ -271,6 +324,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
       60_000,
       `all events at the receiver (${label(c)})`,
     );
+    await checkHistory(c, second.debug, sent, acked[acked.length - 1] ?? '');
     await second.kill('SIGTERM');
   }
 
