@@ -98,6 +98,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       ? undefined
       : new AttemptLog({
           keep: history.attempts.keep,
+          store: history.attempts.store,
           relay: instance,
           durable:
             history.attempts.store === 0
@@ -153,7 +154,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const housekeeping = storage.durable
     ? setInterval(() => {
         storage.tick(clock.now());
-        attempts?.prune(clock.now());
+        attempts?.tick(clock.now());
       }, 1000).unref()
     : undefined;
   const tokens = new BearerTokens(config.http.auth.tokens);
@@ -280,6 +281,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     reloadFromFile,
     async drain(timeoutMs) {
       const drained = await endpoints.drain(timeoutMs);
+      attempts?.flush();
       if (housekeeping !== undefined) clearInterval(housekeeping);
       if (announcing !== undefined) clearInterval(announcing);
       await storage.close();

@@ -233,7 +233,7 @@ export class HttpSink implements Sink<Delivery> {
         at: startedAt,
         durationMs,
         deliveryId: delivery.id,
-        eventIds: delivery.events.map((e) => e.id),
+        events: delivery.events,
         headers,
         body: payload.body,
         code: causeCode,
@@ -308,7 +308,7 @@ function answered(
     at,
     durationMs,
     deliveryId: delivery.id,
-    eventIds: delivery.events.map((e) => e.id),
+    events: delivery.events,
     headers,
     body: payload.body,
     answer: {

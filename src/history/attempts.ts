@@ -123,28 +123,46 @@ export interface AttemptStore {
   close?(): void | Promise<void>;
 }
 
-/** The newest `keep` attempts of each endpoint, in memory. */
-export class MemoryAttempts implements AttemptStore {
+/** An attempt as memory keeps it: what the sink saw, redacted only when it is read. */
+interface KeptAttempt {
+  readonly seq: number;
+  readonly endpoint: string;
+  readonly url: string;
+  readonly raw: RawAttempt;
+}
+
+/**
+ * The newest `keep` attempts of each endpoint, in memory. It keeps what the sink saw
+ * (references to the delivery's events and body, the answer's first 4 KiB) and turns it
+ * into a redacted entry only when read: recording costs one small object per attempt.
+ */
+export class MemoryAttempts {
   readonly #keep: number;
-  readonly #byEndpoint = new Map<string, AttemptRecord[]>();
+  readonly #relay: string;
+  readonly #byEndpoint = new Map<string, KeptAttempt[]>();
   #seq = 0;
 
-  constructor(keep: number) {
+  constructor(keep: number, relay: string) {
     this.#keep = keep;
+    this.#relay = relay;
   }
 
-  add(entry: AttemptEntry): void {
-    let list = this.#byEndpoint.get(entry.endpoint);
+  add(endpoint: string, url: string, raw: RawAttempt): void {
+    let list = this.#byEndpoint.get(endpoint);
     if (list === undefined) {
       list = [];
-      this.#byEndpoint.set(entry.endpoint, list);
+      this.#byEndpoint.set(endpoint, list);
     }
     this.#seq += 1;
-    list.push({ ...entry, seq: this.#seq });
+    list.push({ seq: this.#seq, endpoint, url, raw });
     // Trimmed in steps, not per entry: one splice per `keep / 4` attempts.
     if (list.length > this.#keep + Math.max(1, this.#keep >> 2)) {
       list.splice(0, list.length - this.#keep);
     }
+  }
+
+  #entry(k: KeptAttempt): AttemptRecord {
+    return { ...logEntry(k.endpoint, this.#relay, k.url, k.raw), seq: k.seq };
   }
 
   list(endpoint: string, query: AttemptQuery): Promise<readonly AttemptRecord[]> {
@@ -152,9 +170,10 @@ export class MemoryAttempts implements AttemptStore {
     const out: AttemptRecord[] = [];
     const floor = Math.max(0, list.length - this.#keep);
     for (let i = list.length - 1; i >= floor && out.length < query.limit; i--) {
-      const r = list[i];
-      if (r === undefined) continue;
-      if (query.before !== undefined && r.seq >= query.before) continue;
+      const k = list[i];
+      if (k === undefined) continue;
+      if (query.before !== undefined && k.seq >= query.before) continue;
+      const r = this.#entry(k);
       if (matchesStatus(r, query.status)) out.push(r);
     }
     return Promise.resolve(out);
@@ -163,14 +182,11 @@ export class MemoryAttempts implements AttemptStore {
   forEvent(eventId: string): Promise<readonly AttemptRecord[]> {
     const out: AttemptRecord[] = [];
     for (const list of this.#byEndpoint.values()) {
-      for (const r of list) if (r.eventIds.includes(eventId)) out.push(r);
+      for (const k of list) {
+        if (k.raw.events.some((e) => e.id === eventId)) out.push(this.#entry(k));
+      }
     }
     return Promise.resolve(out.sort((a, b) => b.seq - a.seq));
-  }
-
-  /** The endpoint left the config. */
-  forget(endpoint: string): void {
-    this.#byEndpoint.delete(endpoint);
   }
 }
 
@@ -179,7 +195,8 @@ export interface RawAttempt {
   readonly at: number;
   readonly durationMs: number;
   readonly deliveryId: string;
-  readonly eventIds: readonly string[];
+  /** The delivery's events (a reference: their ids are read when the entry is). */
+  readonly events: readonly { readonly id: string }[];
   /** Flat `name, value` pairs as sent. */
   readonly headers: readonly string[];
   readonly body: string;
@@ -218,7 +235,7 @@ export function logEntry(
     at: raw.at,
     durationMs: Math.round(raw.durationMs * 1000) / 1000,
     deliveryId: raw.deliveryId,
-    eventIds: raw.eventIds,
+    eventIds: raw.events.map((e) => e.id),
     result: status === undefined ? 'error' : status >= 200 && status < 300 ? 'success' : 'failure',
     request: { method: 'POST', url, headers, bodySize: size, body: cut(raw.body) },
     ...(answer === undefined
@@ -270,30 +287,74 @@ export function withoutBodies(r: AttemptRecord): AttemptRecord {
   return r.response === undefined ? out : { ...out, response: { ...r.response, body: undefined } };
 }
 
+/** Attempts written to the durable store per housekeeping tick, at most. */
+const FLUSH_PER_TICK = 2000;
+
 /**
  * The attempts log: the newest `keep` per endpoint in memory, and with durable storage on,
  * its store too (the journal, or JetStream shared by every relay), read in preference:
- * it holds the attempts of before a restart and of the other relays.
+ * it holds the attempts of before a restart and of the other relays. Attempts reach the
+ * store once a second (and before every read and at shutdown), at most its `store` bound
+ * per endpoint each time: an endpoint taking thousands of events a second writes what
+ * the store would keep, not every attempt.
  */
 export class AttemptLog {
   readonly #memory: MemoryAttempts;
   readonly #durable: AttemptStore | undefined;
   readonly #relay: string;
+  /** Per endpoint, attempts not yet in the durable store, newest last (bounded). */
+  readonly #unstored = new Map<string, { url: string; raw: RawAttempt }[]>();
+  readonly #storeBound: number;
 
-  constructor(opts: { keep: number; durable: AttemptStore | undefined; relay: string }) {
-    this.#memory = new MemoryAttempts(opts.keep);
+  constructor(opts: {
+    keep: number;
+    durable: AttemptStore | undefined;
+    /** The durable store's bound per endpoint. */
+    store?: number;
+    relay: string;
+  }) {
+    this.#memory = new MemoryAttempts(opts.keep, opts.relay);
     this.#durable = opts.durable;
     this.#relay = opts.relay;
+    this.#storeBound = Math.max(1, opts.store ?? opts.keep);
   }
 
   /** Where the endpoint's HTTP sink reports each attempt. */
   recorder(endpoint: string, url: string): (raw: RawAttempt) => void {
     const shown = redactUrl(url);
+    if (this.#durable === undefined) {
+      return (raw) => {
+        this.#memory.add(endpoint, shown, raw);
+      };
+    }
     return (raw) => {
-      const entry = logEntry(endpoint, this.#relay, shown, raw);
-      this.#memory.add(entry);
-      this.#durable?.add(entry);
+      this.#memory.add(endpoint, shown, raw);
+      let list = this.#unstored.get(endpoint);
+      if (list === undefined) {
+        list = [];
+        this.#unstored.set(endpoint, list);
+      }
+      list.push({ url: shown, raw });
+      if (list.length > 2 * this.#storeBound) list.splice(0, list.length - this.#storeBound);
     };
+  }
+
+  /**
+   * Writes what the durable store has not got yet (the newest `store` per endpoint), at
+   * most `max` attempts, oldest first; the rest waits for the next call.
+   */
+  flush(max = Infinity): void {
+    const durable = this.#durable;
+    if (durable === undefined) return;
+    let budget = max;
+    for (const [endpoint, list] of this.#unstored) {
+      if (list.length > this.#storeBound) list.splice(0, list.length - this.#storeBound);
+      const now = list.splice(0, Math.min(list.length, budget));
+      for (const { url, raw } of now) durable.add(logEntry(endpoint, this.#relay, url, raw));
+      budget -= now.length;
+      if (list.length === 0) this.#unstored.delete(endpoint);
+      if (budget <= 0) return;
+    }
   }
 
   /** True when the log reads the durable store (attempts of other relays and restarts). */
@@ -302,14 +363,19 @@ export class AttemptLog {
   }
 
   list(endpoint: string, query: AttemptQuery): Promise<readonly AttemptRecord[]> {
+    this.flush();
     return (this.#durable ?? this.#memory).list(endpoint, query);
   }
 
   forEvent(eventId: string): Promise<readonly AttemptRecord[]> {
+    this.flush();
     return (this.#durable ?? this.#memory).forEvent(eventId);
   }
 
-  prune(now: number): void {
+  /** Once a second: what is new goes to the store, and the store drops what is past its bounds. */
+  tick(now: number): void {
+    // Bounded, so that a busy second does not hold the event loop for long.
+    this.flush(FLUSH_PER_TICK);
     this.#durable?.prune?.(now);
   }
 }

@@ -19,15 +19,26 @@ export interface Trail {
 const PENDING: Mark = { state: 'pending' };
 const FILTERED: Mark = { state: 'filtered-out' };
 
+/** One event as the trail keeps it: shared arrays, and a mark only where something changed. */
+interface Kept {
+  readonly acceptedAt: number;
+  /** The endpoints it was kept for (shared with the ingest call). */
+  readonly owed: readonly string[];
+  /** Every endpoint configured when it came (shared by the events of one request). */
+  readonly routes: readonly string[];
+  marks: Map<string, Mark> | undefined;
+}
+
 /**
  * The whereabouts of the newest `keep` events this relay accepted, per endpoint: pending,
  * delivered when, dead letter and why, dropped, or filtered out. `GET /api/v1/events/{id}`
  * answers from it (and from the durable attempts log and dead letters for the rest).
- * One small record per event; the oldest goes when it is full.
+ * Per event one small record referring to arrays ingest made anyway; a mark per endpoint
+ * once the event leaves its backlog. The oldest goes when it is full.
  */
 export class EventTrail {
   readonly #keep: number;
-  readonly #events = new Map<string, { acceptedAt: number; endpoints: Record<string, Mark> }>();
+  readonly #events = new Map<string, Kept>();
 
   constructor(keep: number) {
     this.#keep = keep;
@@ -40,46 +51,45 @@ export class EventTrail {
     routes: readonly string[],
   ): void {
     events.forEach((event, i) => {
-      const owed = targets[i] ?? [];
-      let trail = this.#events.get(event.id);
-      if (trail === undefined) {
-        trail = { acceptedAt: event.acceptedAt, endpoints: {} };
-        this.#events.set(event.id, trail);
-        if (this.#events.size > this.#keep) {
-          const oldest = this.#events.keys().next();
-          if (oldest.done !== true) this.#events.delete(oldest.value);
-        }
+      // A re-acceptance (a replay, a re-send after the window) keeps the first record.
+      if (this.#events.has(event.id)) return;
+      this.#events.set(event.id, {
+        acceptedAt: event.acceptedAt,
+        owed: targets[i] ?? [],
+        routes,
+        marks: undefined,
+      });
+      if (this.#events.size > this.#keep) {
+        const oldest = this.#events.keys().next();
+        if (oldest.done !== true) this.#events.delete(oldest.value);
       }
-      const marks = trail.endpoints;
-      // A mark already there (an earlier acceptance's outcome) is newer news: kept.
-      for (const name of routes) marks[name] ??= owed.includes(name) ? PENDING : FILTERED;
     });
   }
 
-  #mark(endpoint: string, event: RelayEvent, mark: Mark): void {
-    const trail = this.#events.get(event.id);
-    if (trail !== undefined) trail.endpoints[endpoint] = mark;
+  #mark(endpoint: string, eventId: string, mark: Mark): void {
+    const kept = this.#events.get(eventId);
+    if (kept === undefined) return;
+    (kept.marks ??= new Map()).set(endpoint, mark);
   }
 
   delivered(endpoint: string, event: RelayEvent, at: number): void {
-    this.#mark(endpoint, event, { state: 'delivered', at });
+    this.#mark(endpoint, event.id, { state: 'delivered', at });
   }
 
   deadLettered(endpoint: string, event: RelayEvent, at: number, reason: string): void {
-    this.#mark(endpoint, event, { state: 'dead-letter', at, reason });
+    this.#mark(endpoint, event.id, { state: 'dead-letter', at, reason });
   }
 
   dropped(endpoint: string, event: RelayEvent, at: number): void {
-    this.#mark(endpoint, event, { state: 'dropped', at });
-  }
-
-  /** A replayed dead letter is pending again. */
-  replayed(endpoint: string, eventId: string): void {
-    const trail = this.#events.get(eventId);
-    if (trail !== undefined) trail.endpoints[endpoint] = PENDING;
+    this.#mark(endpoint, event.id, { state: 'dropped', at });
   }
 
   get(id: string): Trail | undefined {
-    return this.#events.get(id);
+    const kept = this.#events.get(id);
+    if (kept === undefined) return undefined;
+    const endpoints: Record<string, Mark> = {};
+    for (const name of kept.routes) endpoints[name] = kept.owed.includes(name) ? PENDING : FILTERED;
+    for (const [name, mark] of kept.marks ?? []) endpoints[name] = mark;
+    return { acceptedAt: kept.acceptedAt, endpoints };
   }
 }
