@@ -314,6 +314,12 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     await whilePaused(first.debug, first.ingest, rx.delivered, () =>
       stream(first.ingest, counter, RESUME_AFTER, acked, sent),
     );
+    // Attempts reach durable storage once a second, and before any read of the log: this
+    // read makes those so far durable, so the log after the kill must hold them.
+    const seen = await fetch(`${first.debug}/api/v1/endpoints/consumer/attempts?limit=1`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(seen.status, 200);
     await stream(first.ingest, counter, KILL_AFTER, acked, sent);
     // Mid-stream: deliveries of the last requests are still in flight or unacknowledged.
     await first.kill('SIGKILL');
