@@ -193,6 +193,20 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
           return next;
         };
 
+  for (const source of config.sources) {
+    // Every source's series exist from the start, so a scrape shows it before traffic.
+    metrics.sourceEvents.labels(source.name, source.type, 'accepted').inc(0);
+    deps.log.info(
+      { source: source.name, type: source.type, path: source.path, auth: source.auth.kind },
+      'source configured',
+    );
+    if (source.auth.kind === 'none') {
+      deps.log.warn(
+        { source: source.name, path: source.path },
+        'source with auth.none: anyone who can reach the ingest listener can post events as it',
+      );
+    }
+  }
   const ingest = buildIngestApp({
     log: deps.log.child({ listener: 'ingest' }),
     clock,
@@ -214,6 +228,10 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     },
     stats: ingestStats,
     isShuttingDown: () => shuttingDown,
+    sources: config.sources,
+    sourceCounted: (source, result, count) => {
+      metrics.sourceEvents.labels(source.name, source.type, result).inc(count);
+    },
   });
   const startedAt = Date.now();
   const admin: AdminDeps = {

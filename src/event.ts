@@ -109,6 +109,8 @@ export interface EventFacts {
   readonly repository: string | undefined;
   readonly tag: string | undefined;
   readonly targets: readonly TargetKind[];
+  /** The source that sent it: a configured source's name, or `events` for `POST /events`. */
+  readonly source: string;
 }
 
 /** An accepted event, with the facts its routing is decided on. */
@@ -122,7 +124,7 @@ export interface Accepted {
  * a string `action` and an object `target`; everything else is carried through untouched.
  * Throws EnvelopeError naming the first problem and where it is.
  */
-export function readEnvelope(parsed: unknown, acceptedAt: number): Accepted[] {
+export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'events'): Accepted[] {
   if (!isObject(parsed)) {
     throw new EnvelopeError('body', `expected an object {"events":[...]}, got ${kindOf(parsed)}`);
   }
@@ -170,6 +172,7 @@ export function readEnvelope(parsed: unknown, acceptedAt: number): Accepted[] {
         repository: text(target['repository']),
         tag: text(target['tag']),
         targets: targetKinds(target),
+        source,
       },
     };
   });

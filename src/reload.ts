@@ -24,6 +24,7 @@ export function liveChangeRefusals(current: RelayConfig, next: RelayConfig): str
     ['http.dedup', current.http.dedup, next.http.dedup],
     ['http.debug.attempts', current.http.debug.attempts, next.http.debug.attempts],
     ['http.debug.events', current.http.debug.events, next.http.debug.events],
+    ['sources', current.sources, next.sources],
     ['storage', current.storage, next.storage],
   ];
   return fixed

@@ -64,6 +64,11 @@ const RESUME_AFTER = 90;
 /** With the journal: the relay is killed once this many events were acknowledged. */
 const KILL_AFTER = 120;
 const ADMIN_TOKEN = 'combination-admin-token';
+/** A source (a Distribution 3 registry) that part of every stream comes through. */
+const SOURCE = { path: '/sources/dist3', token: 'Bearer combination-source-token' };
+const SOURCES = [
+  { name: 'dist3', type: 'distribution', auth: { value: 'Bearer combination-source-token' } },
+];
 const HTTP = {
   addr: '127.0.0.1:0',
   debug: { addr: '127.0.0.1:0', auth: { tokens: [ADMIN_TOKEN] } },
@@ -241,9 +246,13 @@ async function stream(
     ids.next += n;
     const events = Array.from({ length: n }, () => pushEvent());
     sent.push(...events.map((e) => String(e['id'])));
-    const res = await fetch(`${ingest}/events`, {
+    // Every third request comes through a source (another registry's webhook route).
+    const viaSource = ids.next % 3 === 0;
+    const res = await fetch(`${ingest}${viaSource ? SOURCE.path : '/events'}`, {
       method: 'POST',
-      headers: { 'content-type': V1 },
+      headers: viaSource
+        ? { 'content-type': V1, authorization: SOURCE.token }
+        : { 'content-type': V1 },
       body: envelope(...events),
     });
     await res.arrayBuffer();
@@ -273,9 +282,9 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   const counter = { next: 0 };
 
   if (c.storage === 'memory') {
-    const relay = await scope.relay([endpoint], { http: HTTP });
+    const relay = await scope.relay([endpoint], { http: HTTP, sources: SOURCES });
     await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent);
-    assert.ok(relay.relay.reload(makeConfig([changed], { http: HTTP })).ok);
+    assert.ok(relay.relay.reload(makeConfig([changed], { http: HTTP, sources: SOURCES })).ok);
     await whilePaused(relay.debugUrl, relay.ingestUrl, rx.delivered, () =>
       stream(relay.ingestUrl, counter, RESUME_AFTER, acked, sent),
     );
@@ -303,6 +312,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
               },
             },
       http: HTTP,
+      sources: SOURCES,
       notifications: { endpoints: [endpoint] },
     };
     const first = await spawnRelay(config, dir);

@@ -39,6 +39,8 @@ const filterSchema = z.preprocess(
     targets: matchList(
       z.enum(['manifest', 'blob', 'tag'], { error: 'expected manifest, blob or tag' }),
     ),
+    // Source names (`sources[].name`, or `events` for POST /events).
+    sources: matchList(z.string()),
   }),
 );
 

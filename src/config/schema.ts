@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { endpointSchema, tlsSchema } from './endpoint.ts';
 import { DEFAULTS } from './defaults.ts';
 import { byteSize, duration, nullToUndefined } from './fields.ts';
+import { sourcesSchema } from './sources.ts';
 
 export { DEFAULTS } from './defaults.ts';
 
@@ -166,6 +167,8 @@ export const configSchema = z.strictObject({
       .strictObject({ timeout: duration(DEFAULTS.shutdownTimeoutNs, { zeroIsDefault: false }) })
       .prefault({}),
   ),
+  // Webhooks of other registries, normalised into registry events (src/sources/).
+  sources: sourcesSchema,
   notifications: z.strictObject({
     // Accepted so that a registry's whole `notifications:` block can be pasted; the
     // registry decides whether it sends references, the relay forwards what it gets.

@@ -20,9 +20,17 @@ export interface FilterRules {
   readonly repositories: MatchList;
   readonly tags: MatchList;
   readonly targets: MatchList;
+  readonly sources: MatchList;
 }
 
-export const FILTER_FIELDS = ['actions', 'mediatypes', 'repositories', 'tags', 'targets'] as const;
+export const FILTER_FIELDS = [
+  'actions',
+  'mediatypes',
+  'repositories',
+  'tags',
+  'targets',
+  'sources',
+] as const;
 export type FilterField = (typeof FILTER_FIELDS)[number];
 
 /** A pattern that cannot be compiled; the config loader names the endpoint and field. */
@@ -74,6 +82,7 @@ const VALUES: Record<FilterField, (facts: EventFacts) => readonly string[]> = {
   repositories: (f) => one(f.repository),
   tags: (f) => one(f.tag),
   targets: (f) => f.targets,
+  sources: (f) => [f.source],
 };
 
 /**

@@ -1,8 +1,17 @@
-import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Broadcaster } from '../broadcaster.ts';
 import type { Clock } from '../clock.ts';
 import { EnvelopeError, readEnvelope, type Accepted } from '../event.ts';
+import type { SourceConfig } from '../config/sources.ts';
+import { SourceBodyError } from '../sources/adapter.ts';
+import { ADAPTERS } from '../sources/index.ts';
+import { verify, VerifyError } from '../sources/verify.ts';
 import { StorageUnavailableError } from '../storage/storage.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { BearerTokens } from './auth.ts';
@@ -14,6 +23,9 @@ export const INGEST_MEDIA_TYPES = [
   'application/vnd.docker.distribution.events.v2+json',
   'application/json',
 ];
+
+/** What a source's route also takes: CloudEvents in structured mode (Harbor, zot). */
+const SOURCE_MEDIA_TYPES = [...INGEST_MEDIA_TYPES, 'application/cloudevents+json'];
 
 export interface IngestDeps {
   readonly log: Logger;
@@ -29,7 +41,14 @@ export interface IngestDeps {
   readonly journalRejected: (reason: 'full' | 'write', count: number) => void;
   /** True once shutdown began: ingest then answers 503 so the registry keeps the events. */
   readonly isShuttingDown: () => boolean;
+  /** Other registries' webhooks, each on its own path (`sources`). */
+  readonly sources?: readonly SourceConfig[] | undefined;
+  /** Counts what each source sent: accepted, duplicate, ignored, rejected, unauthorized. */
+  readonly sourceCounted?:
+    ((source: SourceConfig, result: SourceResult, count: number) => void) | undefined;
 }
+
+export type SourceResult = 'accepted' | 'duplicate' | 'ignored' | 'rejected' | 'unauthorized';
 
 function refuse(reply: FastifyReply, status: number, error: string, message: string) {
   return reply.code(status).send({ error, message });
@@ -53,7 +72,7 @@ export function buildIngestApp(deps: IngestDeps) {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(INGEST_MEDIA_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser(SOURCE_MEDIA_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     done(null, body);
   });
 
@@ -64,7 +83,8 @@ export function buildIngestApp(deps: IngestDeps) {
       void refuse(reply, 503, 'shutting_down', 'the relay is shutting down; retry later');
       return;
     }
-    if (!deps.tokens.allows(req.headers.authorization)) {
+    // Ingest tokens guard the registry envelope route; sources verify their senders.
+    if (isEventsRoute(req.url) && !deps.tokens.allows(req.headers.authorization)) {
       void reply.header('www-authenticate', 'Bearer realm="registry-relay"');
       void refuse(reply, 401, 'unauthorized', 'missing or wrong bearer token');
       return;
@@ -103,26 +123,15 @@ export function buildIngestApp(deps: IngestDeps) {
     refuse(reply, 404, 'not_found', `no route ${req.method} ${req.url}: POST events to /events`),
   );
 
-  app.post('/events', async (req, reply) => {
-    if (typeof req.body !== 'string') return unsupportedType(reply, req.headers['content-type']);
-    if (req.body.trim() === '') return refuse(reply, 400, 'empty_body', 'the body is empty');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(req.body);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      return refuse(reply, 400, 'malformed_json', `the body is not valid JSON: ${reason}`);
-    }
-    let events: Accepted[];
-    try {
-      events = readEnvelope(parsed, deps.clock.now());
-    } catch (err) {
-      if (!(err instanceof EnvelopeError)) throw err;
-      return reply
-        .code(400)
-        .send({ error: 'bad_envelope', message: err.message, where: err.where });
-    }
-
+  /**
+   * Hands fresh events to storage (re-sends within the window acknowledged, not kept
+   * again) and answers: 202 once they are kept, 503 when storage cannot keep them.
+   */
+  const accept = async (
+    events: readonly Accepted[],
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ accepted: number; duplicates: number } | undefined> => {
     const fresh: Accepted[] = [];
     const ids = new Set<string>();
     for (const accepted of events) {
@@ -147,15 +156,17 @@ export function buildIngestApp(deps: IngestDeps) {
           `events refused with 503: ${err.message}`,
         );
         void reply.header('retry-after', '10');
-        return refuse(
+        await refuse(
           reply,
           503,
           `${deps.storageName}_${full ? 'full' : 'unavailable'}`,
           `${err.message}; the events were not accepted, retry later`,
         );
+        return undefined;
       }
       req.log.warn({ reqId: req.id, err }, 'an endpoint refused events while shutting down');
-      return refuse(reply, 503, 'shutting_down', 'the relay is shutting down; retry later');
+      await refuse(reply, 503, 'shutting_down', 'the relay is shutting down; retry later');
+      return undefined;
     }
     deps.stats.accepted(fresh.length);
     if (duplicates > 0) {
@@ -165,17 +176,144 @@ export function buildIngestApp(deps: IngestDeps) {
         'acknowledged events already accepted (registry re-send)',
       );
     }
-    return reply.code(202).send({ accepted: fresh.length, duplicates });
+    await reply.code(202).send({ accepted: fresh.length, duplicates });
+    return { accepted: fresh.length, duplicates };
+  };
+
+  app.post('/events', async (req, reply) => {
+    if (typeof req.body !== 'string') return unsupportedType(reply, req.headers['content-type']);
+    if (req.body.trim() === '') return refuse(reply, 400, 'empty_body', 'the body is empty');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(req.body);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      return refuse(reply, 400, 'malformed_json', `the body is not valid JSON: ${reason}`);
+    }
+    let events: Accepted[];
+    try {
+      events = readEnvelope(parsed, deps.clock.now());
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      return reply
+        .code(400)
+        .send({ error: 'bad_envelope', message: err.message, where: err.where });
+    }
+
+    await accept(events, req, reply);
+    return reply;
   });
+
+  /** Sender event types already logged as ignored, per source: logged once each. */
+  const ignoredSeen = new Set<string>();
+
+  /**
+   * One source's route: verify the sender, read its body with the source type's adapter,
+   * keep the sender's body beside each event, and accept the events as `/events` does.
+   */
+  const sourceRoute = (source: SourceConfig): void => {
+    const adapter = ADAPTERS[source.type];
+    const counted = (result: SourceResult, count = 1) => {
+      deps.sourceCounted?.(source, result, count);
+    };
+    const handler = async (
+      req: FastifyRequest<{ Params: { secret?: string } }>,
+      reply: FastifyReply,
+    ) => {
+      if (typeof req.body !== 'string') {
+        return unsupportedType(reply, req.headers['content-type'], SOURCE_MEDIA_TYPES);
+      }
+      try {
+        verify(source.auth, req.headers, Buffer.from(req.body), req.params.secret);
+      } catch (err) {
+        if (!(err instanceof VerifyError)) throw err;
+        counted('unauthorized');
+        req.log.warn(
+          { reqId: req.id, source: source.name, reason: err.message },
+          'source request refused: verification failed',
+        );
+        return refuse(reply, 401, 'unauthorized', `${source.name}: ${err.message}`);
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(req.body);
+      } catch (err) {
+        counted('rejected');
+        const reason = err instanceof Error ? err.message : String(err);
+        return refuse(reply, 400, 'malformed_json', `the body is not valid JSON: ${reason}`);
+      }
+      const receivedAt = deps.clock.now();
+      let normalized;
+      try {
+        normalized = adapter({ headers: req.headers, body, receivedAt });
+      } catch (err) {
+        if (!(err instanceof SourceBodyError)) throw err;
+        counted('rejected');
+        return refuse(reply, 400, 'bad_body', `not a ${source.type} webhook body: ${err.message}`);
+      }
+      if (normalized.kind === 'ignored') {
+        counted('ignored');
+        const key = `${source.name}\u0000${normalized.type}`;
+        if (!ignoredSeen.has(key) && ignoredSeen.size < 10_000) {
+          ignoredSeen.add(key);
+          req.log.info(
+            { source: source.name, type: source.type, event: normalized.type },
+            'source event type not mapped: answered 202 and ignored (logged once per type)',
+          );
+        }
+        return reply.code(202).send({ accepted: 0, duplicates: 0, ignored: normalized.type });
+      }
+      // Envelope senders' events are kept whole already; others keep the sender's body.
+      const keepsOriginal = source.type !== 'gitlab' && source.type !== 'distribution';
+      const events = normalized.events.map((e) => ({
+        ...e,
+        relay: {
+          source: source.name,
+          type: source.type,
+          ...(keepsOriginal ? { original: body } : {}),
+        },
+      }));
+      let accepted: Accepted[];
+      try {
+        accepted = readEnvelope({ events }, receivedAt, source.name);
+      } catch (err) {
+        if (!(err instanceof EnvelopeError)) throw err;
+        counted('rejected');
+        return reply
+          .code(400)
+          .send({ error: 'bad_envelope', message: err.message, where: err.where });
+      }
+      const done = await accept(accepted, req, reply);
+      if (done !== undefined) {
+        counted('accepted', done.accepted);
+        if (done.duplicates > 0) counted('duplicate', done.duplicates);
+      }
+      return reply;
+    };
+    app.post(source.path, handler);
+    // Senders that cannot send a header put the secret in the last path segment.
+    if (source.auth.kind === 'path') app.post(`${source.path}/:secret`, handler);
+  };
+
+  for (const source of deps.sources ?? []) sourceRoute(source);
 
   return app;
 }
 
-function unsupportedType(reply: FastifyReply, contentType: string | undefined) {
+/** POST /events, whatever the query string. */
+function isEventsRoute(url: string): boolean {
+  return url === '/events' || url.startsWith('/events?');
+}
+
+function unsupportedType(
+  reply: FastifyReply,
+  contentType: string | undefined,
+  accepted: readonly string[] = INGEST_MEDIA_TYPES,
+) {
   return refuse(
     reply,
     415,
     'unsupported_media_type',
-    `Content-Type ${contentType === undefined ? '(none)' : JSON.stringify(contentType)} is not accepted; send one of ${INGEST_MEDIA_TYPES.join(', ')}`,
+    `Content-Type ${contentType === undefined ? '(none)' : JSON.stringify(contentType)} is not accepted; send one of ${accepted.join(', ')}`,
   );
 }

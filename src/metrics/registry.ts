@@ -79,6 +79,12 @@ export function createMetrics() {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    sourceEvents: new Counter({
+      name: 'relay_source_events_total',
+      help: 'Webhooks of configured sources: events accepted or duplicate; requests ignored (a type not mapped), rejected (400) or unauthorized (401).',
+      labelNames: ['source', 'type', 'result'] as const,
+      registers,
+    }),
     journalRejected: new Counter({
       name: 'relay_journal_rejected_events_total',
       help: 'Events refused with 503 because the journal was at storage.maxSize or could not write.',
