@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { chromium, type BrowserServer, type Page } from 'playwright-core';
 import { closedAfterTests, envelope, pushEvent, waitUntil } from './helpers.ts';
+import { natsSkip, requireNats, startNats } from './nats-process.ts';
 import { spawnRelay, type RelayProcess } from './relay-process.ts';
 
 const CHROMIUM = process.env['CHROMIUM_BIN'] ?? '/usr/bin/chromium';
@@ -23,8 +24,10 @@ const TOKEN = 'status-page-token';
 const scope = closedAfterTests();
 let server: BrowserServer | undefined;
 let relay: RelayProcess | undefined;
+const others: RelayProcess[] = [];
 after(async () => {
   await relay?.kill('SIGKILL');
+  for (const r of others) await r.kill('SIGKILL');
   const pid = server?.process().pid;
   await server?.close().catch(() => undefined);
   // Killed by its own pid whatever close() did.
@@ -196,11 +199,58 @@ describe('status page', { skip: browserSkip }, () => {
     assert.deepEqual(errors, [], 'no script errors');
     await browser.close();
   });
+
+  it('with several relays on JetStream, lists each of them', { skip: natsSkip }, async () => {
+    const rx = await scope.receiver();
+    const nats = await startNats(requireNats());
+    const config = {
+      http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0', auth: { tokens: [TOKEN] } } },
+      storage: { nats: { servers: nats.urls, stream: 'page' } },
+      notifications: { endpoints: [{ name: 'ci', url: rx.url }] },
+    };
+    const dir = () => mkdtempSync(join(tmpdir(), 'relay-page-nats-'));
+    const a = await spawnRelay(config, dir());
+    const b = await spawnRelay(config, dir());
+    others.push(a, b);
+    server ??= await chromium.launchServer({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    const browser = await chromium.connect(server.wsEndpoint());
+    const page = await browser.newPage();
+    await page.goto(a.debug);
+    await page.waitForSelector('body[data-ready="true"]');
+    // Relays report every 5 s; the page looks every 5 s.
+    await waitFor(
+      page,
+      async () => (await page.locator('#instances tr').count()) === 3,
+      'a header and two relays',
+      30_000,
+    );
+    const rows = await page.locator('#instances tr').allTextContents();
+    assert.ok(
+      rows.some((r) => r.includes(`:${String(a.pid)}`) && r.includes('this one')),
+      rows.join(' | '),
+    );
+    assert.ok(
+      rows.some((r) => r.includes(`:${String(b.pid)}`) && r.includes('ci: delivering')),
+      rows.join(' | '),
+    );
+    await browser.close();
+    assert.equal(await a.kill('SIGTERM'), 0);
+    assert.equal(await b.kill('SIGTERM'), 0);
+    await nats.stop();
+  });
 });
 
 /** Polls a condition about the page (which refreshes itself every two seconds). */
-async function waitFor(page: Page, ok: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+async function waitFor(
+  page: Page,
+  ok: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
     if (Date.now() > deadline) {
       throw new Error(`status page: timed out waiting for ${what}: ${await page.content()}`);
