@@ -15,7 +15,7 @@ import {
   type AttemptResult,
   type AttemptStore,
 } from '../history/attempts.ts';
-import { ensureStream } from './streams.ts';
+import { ensureStream, readAll } from './streams.ts';
 import { endpointToken } from './subjects.ts';
 
 const RESULT = 'Relay-Attempt-Result';
@@ -95,22 +95,15 @@ export class NatsAttempts implements AttemptStore {
       headers_only: true,
     });
     const out: Heading[] = [];
-    for (;;) {
-      let got = 0;
-      let rest = -1;
-      for await (const msg of await consumer.fetch({ max_messages: 1000, expires: 1000 })) {
-        got += 1;
-        rest = msg.info.pending;
-        const status = msg.headers?.get(STATUS);
-        out.push({
-          seq: msg.info.streamSequence,
-          result: (msg.headers?.get(RESULT) ?? 'error') as AttemptResult,
-          status: status === undefined || status === '' ? undefined : Number(status),
-          eventIds: (msg.headers?.get(EVENTS) ?? '').split(' '),
-        });
-      }
-      if (got === 0 || rest === 0) break;
-    }
+    await readAll(consumer, (msg) => {
+      const status = msg.headers?.get(STATUS);
+      out.push({
+        seq: msg.info.streamSequence,
+        result: (msg.headers?.get(RESULT) ?? 'error') as AttemptResult,
+        status: status === undefined || status === '' ? undefined : Number(status),
+        eventIds: (msg.headers?.get(EVENTS) ?? '').split(' '),
+      });
+    });
     return out;
   }
 

@@ -6,6 +6,7 @@ import type {
   DeadLetterStore,
 } from '../storage/dead-letters.ts';
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
+import { readAll } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
 
 interface DeadMsg extends DeadLetterRecord {
@@ -64,16 +65,9 @@ export class NatsDeadLetters implements DeadLetterStore {
           }),
     });
     const out: DeadMsg[] = [];
-    for (;;) {
-      let got = 0;
-      let rest = -1;
-      for await (const msg of await consumer.fetch({ max_messages: 1000, expires: 1000 })) {
-        got += 1;
-        rest = msg.info.pending;
-        out.push(record(msg, this.#dead));
-      }
-      if (got === 0 || rest === 0) break;
-    }
+    await readAll(consumer, (msg) => {
+      out.push(record(msg, this.#dead));
+    });
     return out;
   }
 

@@ -142,6 +142,17 @@ export function splitReference(ref: string): {
   };
 }
 
+/** The registry API URL of a manifest, when its host and digest are known. */
+export function manifestUrl(
+  host: string | undefined,
+  repository: string,
+  digest: string | undefined,
+): string | undefined {
+  return host === undefined || digest === undefined
+    ? undefined
+    : `https://${host}/v2/${repository}/manifests/${digest}`;
+}
+
 /** A registry event with the fields every adapter fills, and no empty ones. */
 export function registryEvent(fields: {
   id: string;

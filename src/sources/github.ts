@@ -4,6 +4,7 @@
 import {
   derivedId,
   isoTime,
+  manifestUrl,
   object,
   optionalString,
   registryEvent,
@@ -83,10 +84,7 @@ export const github: Adapter = (req) => {
         repository,
         tag,
         digest,
-        url:
-          host !== undefined && digest !== undefined
-            ? `https://${host}/v2/${repository}/manifests/${digest}`
-            : undefined,
+        url: manifestUrl(host, repository, digest),
         actor: optionalString(sender['login']),
         host,
       }),

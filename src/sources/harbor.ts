@@ -4,6 +4,7 @@ import {
   array,
   derivedId,
   isoTime,
+  manifestUrl,
   object,
   optionalNumber,
   optionalString,
@@ -73,10 +74,7 @@ export const harbor: Adapter = (req): Normalized => {
         repository,
         tag,
         digest,
-        url:
-          host !== undefined && digest !== undefined
-            ? `https://${host}/v2/${repository}/manifests/${digest}`
-            : undefined,
+        url: manifestUrl(host, repository, digest),
         actor: operator,
         host,
       });
