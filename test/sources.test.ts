@@ -469,6 +469,21 @@ describe('sources through a running relay', () => {
       ['harbor-prod library/busybox', 'jfrog library/ubuntu'],
     );
 
+    // Distribution 3's envelope is also taken as it is on /events (source "events").
+    const v3 = await fetch(`${relay.ingestUrl}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json' },
+      // Another id: the dist3 source posted this very event already, a re-send would be dropped.
+      body: JSON.stringify(fixture('distribution/v3-push.json')).replace(
+        '320678d8-ca14-430f-8bb6-4ca139cd83f7',
+        'direct-v3-event',
+      ),
+    });
+    assert.deepEqual(await v3.json(), { accepted: 1, duplicates: 0 });
+    await envelopeRx.waitFor(total + 1);
+    const direct = envelopeRx.events().find((e) => e['relay'] === undefined);
+    assert.equal(target(direct)['artifactType'], 'application/vnd.example.sbom.v1+json');
+
     // A re-send of the same body is acknowledged, not delivered again.
     const again = await send(posts[0] as (typeof posts)[number]);
     assert.deepEqual(await again.json(), { accepted: 0, duplicates: 1 });
