@@ -120,7 +120,6 @@ export interface AttemptStore {
   forEvent(eventId: string): Promise<readonly AttemptRecord[]>;
   /** Retention: drops what is past its bounds (called about once a second). */
   prune?(now: number): void;
-  close?(): void | Promise<void>;
 }
 
 /** An attempt as memory keeps it: what the sink saw, redacted only when it is read. */
@@ -355,11 +354,6 @@ export class AttemptLog {
       if (list.length === 0) this.#unstored.delete(endpoint);
       if (budget <= 0) return;
     }
-  }
-
-  /** True when the log reads the durable store (attempts of other relays and restarts). */
-  get durable(): boolean {
-    return this.#durable !== undefined;
   }
 
   list(endpoint: string, query: AttemptQuery): Promise<readonly AttemptRecord[]> {
