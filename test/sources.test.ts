@@ -85,6 +85,9 @@ describe('source adapters', () => {
     assert.equal(pushes[0]?.['timestamp'], new Date(RECEIVED).toISOString());
     assert.deepEqual(pushes[0]['request'], { host: 'quay.io' });
     assert.equal(target(pushes[0])['digest'], undefined, 'Quay sends no digest');
+    const [legacy] = events(run('quay', fixture('quay/repo-push-legacy.json')));
+    assert.deepEqual(target(legacy), { repository: 'devtable/ubuntu', tag: 'latest' });
+    assert.throws(() => run('quay', { repository: 'a/b', updated_tags: [] }), /no tag was updated/);
     assert.deepEqual(run('quay', fixture('quay/build-success.json')), {
       kind: 'ignored',
       type: 'build',

@@ -7,6 +7,7 @@ import {
   object,
   optionalString,
   registryEvent,
+  SourceBodyError,
   splitReference,
   string,
   type Adapter,
@@ -30,9 +31,12 @@ export const quay: Adapter = (req) => {
     return { kind: 'ignored', type };
   }
   const repository = string(body['repository'], 'repository');
-  const tags = array(body['updated_tags'], 'updated_tags').map((t, i) =>
-    string(t, `updated_tags[${String(i)}]`),
-  );
+  // A list of tags; Quay.io's older payload has an object of tag to image id instead.
+  const updated = body['updated_tags'];
+  const tags = isObject(updated)
+    ? Object.keys(updated)
+    : array(updated, 'updated_tags').map((t, i) => string(t, `updated_tags[${String(i)}]`));
+  if (tags.length === 0) throw new SourceBodyError('updated_tags', 'no tag was updated');
   const dockerUrl = optionalString(body['docker_url']);
   const host = dockerUrl === undefined ? undefined : splitReference(dockerUrl).host;
   const timestamp = new Date(req.receivedAt).toISOString();
