@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { stringify } from 'yaml';
+import { parseConfig } from '../src/config/load.ts';
 import { SourceBodyError, SOURCE_TYPES, type Normalized } from '../src/sources/adapter.ts';
 import { closedAfterTests } from './helpers.ts';
 import { ADAPTERS } from '../src/sources/index.ts';
@@ -634,5 +636,59 @@ describe('sources through a running relay', () => {
       2,
       'logged once per source and type',
     );
+  });
+});
+
+describe('sources config', () => {
+  const endpoints = [{ name: 'a', url: 'http://127.0.0.1:9/' }];
+  const problems = (sources: unknown[]): string => {
+    try {
+      parseConfig(stringify({ sources, notifications: { endpoints } }), 'test.yaml', {});
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+    return '';
+  };
+
+  it('names what is wrong: no auth, GitHub without its secret, a short path secret, an unknown type', () => {
+    const text = problems([
+      { name: 'h', type: 'harbor' },
+      { name: 'g', type: 'github', auth: { value: 'x' } },
+      { name: 'q', type: 'quay', auth: { pathSecret: 'short' } },
+      { name: 'z', type: 'nope', auth: { none: true } },
+      { name: 'a', type: 'harbor', auth: { value: 'x', secret: 'y' } },
+    ]);
+    assert.match(text, /sources\[0\]\.auth: required: how the sender is verified/);
+    assert.match(text, /sources\[1\]\.auth: GitHub signs every delivery: set auth\.secret/);
+    assert.match(text, /sources\[2\]\.auth\.pathSecret: at least 16 URL-safe characters/);
+    assert.match(text, /sources\[3\]\.type: expected one of harbor, quay/);
+    assert.match(text, /sources\[4\]\.auth: one way to verify: value and secret are both set/);
+    assert.ok(!text.includes('short'), 'secrets are not echoed');
+  });
+
+  it('refuses a duplicate name or path and the /events path; defaults the path', () => {
+    const text = problems([
+      { name: 'h', type: 'harbor', auth: { value: 'x' } },
+      { name: 'h', type: 'quay', path: '/q', auth: { value: 'x' } },
+      { name: 'z', type: 'zot', path: '/q', auth: { value: 'x' } },
+      { name: 'e', type: 'distribution', path: '/events', auth: { value: 'x' } },
+    ]);
+    assert.match(text, /sources\[1\]\.name: duplicate source name \(also sources\[0\]\)/);
+    assert.match(text, /sources\[2\]\.path: duplicate path \/q \(also sources\[1\]\)/);
+    assert.match(text, /sources\[3\]\.path: \/events is the registry envelope route/);
+    const config = parseConfig(
+      stringify({
+        sources: [{ name: 'jfrog', type: 'artifactory', auth: { value: 't' } }],
+        notifications: { endpoints },
+      }),
+      'test.yaml',
+      {},
+    );
+    assert.deepEqual(config.sources[0], {
+      name: 'jfrog',
+      type: 'artifactory',
+      path: '/sources/jfrog',
+      auth: { kind: 'header', header: 'X-JFrog-Event-Auth', value: 't' },
+    });
   });
 });

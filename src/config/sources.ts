@@ -17,19 +17,30 @@ export const DEFAULT_AUTH_HEADER: Readonly<Record<(typeof SOURCE_TYPES)[number],
 const authSchema = z.preprocess(
   nullToUndefined,
   z
-    .strictObject({
-      header: z
-        .string()
-        .regex(/^[A-Za-z0-9-]+$/, 'a header name')
-        .optional(),
-      value: z.string().min(1, 'the value the sender puts in the header').optional(),
-      secret: z.string().min(1, "GitHub's webhook secret").optional(),
-      pathSecret: z
-        .string()
-        .regex(/^[A-Za-z0-9._~-]{16,}$/, 'at least 16 URL-safe characters (letters, digits, ._~-)')
-        .optional(),
-      none: z.literal(true).optional(),
-    })
+    .strictObject(
+      {
+        header: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+$/, 'a header name')
+          .optional(),
+        value: z.string().min(1, 'the value the sender puts in the header').optional(),
+        secret: z.string().min(1, "GitHub's webhook secret").optional(),
+        pathSecret: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9._~-]{16,}$/,
+            'at least 16 URL-safe characters (letters, digits, ._~-)',
+          )
+          .optional(),
+        none: z.literal(true).optional(),
+      },
+      {
+        error: (iss) =>
+          iss.input === undefined
+            ? 'required: how the sender is verified, {value}, {secret} (GitHub), {pathSecret} or {none: true}'
+            : 'expected an object such as {value: "..."}',
+      },
+    )
     .superRefine((v, ctx) => {
       const ways = [
         v.value !== undefined ? 'value' : undefined,
