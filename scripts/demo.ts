@@ -59,4 +59,5 @@ console.log(`[demo] relay answered ${res.status} ${await res.text()}`);
 console.log(`[demo] try:  curl -s -XPOST ${INGEST}/events -H 'content-type: application/json' \\
           --data @examples/push-event.json     (a re-send is acknowledged as a duplicate)
 [demo]       curl -s ${DEBUG}/debug/vars | head -c 600;  curl -s ${DEBUG}/metrics | grep registry_
+[demo]       the status page: ${DEBUG}/
 [demo] Ctrl-C stops the relay gracefully.`);
