@@ -87,6 +87,7 @@ const NO_FILTER = {
   repositories: NONE,
   tags: NONE,
   targets: NONE,
+  sources: NONE,
 };
 /** What an endpoint without the relay-only routing blocks gets. */
 const ROUTING_DEFAULTS = {
