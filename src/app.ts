@@ -213,15 +213,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     maxBodySize: config.http.maxBodySize,
     tokens,
     recentIds,
-    broadcaster: new Broadcaster(
-      () => endpoints.routes,
-      storage,
-      trail === undefined
-        ? undefined
-        : (events, targets, routes) => {
-            trail.accepted(events, targets, routes);
-          },
-    ),
+    broadcaster: new Broadcaster(() => endpoints.routes, storage, trail?.accepted.bind(trail)),
     storageName: journal === undefined ? 'storage' : 'journal',
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
@@ -245,6 +237,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     pendingFor: storage.pendingFor?.bind(storage),
     instance,
     startedAt,
+    // As Storage: the `instanceof JournalStorage` test above narrowed it to a union whose
+    // JournalStorage side has no shared-backend methods.
     instances: (storage as Storage).instances?.bind(storage),
   };
   // Relays sharing storage (NATS) tell each other how their endpoints are doing.

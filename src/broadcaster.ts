@@ -1,6 +1,13 @@
 import type { Accepted, EventFacts, NewEvent } from './event.ts';
 import type { Storage } from './storage/storage.ts';
 
+/** Events kept, each for `targets[i]`, while `routes` were configured. */
+export type OnStored = (
+  events: readonly NewEvent[],
+  targets: readonly (readonly string[])[],
+  routes: readonly string[],
+) => void;
+
 /** Where the broadcaster sends: an endpoint's name and its filter. */
 export interface Route {
   readonly name: string;
@@ -19,23 +26,9 @@ export class Broadcaster {
   readonly #storage: Storage;
 
   /** Told what was kept for which endpoints (the admin API's event whereabouts). */
-  readonly #onStored:
-    | ((
-        events: readonly NewEvent[],
-        targets: readonly (readonly string[])[],
-        routes: readonly string[],
-      ) => void)
-    | undefined;
+  readonly #onStored: OnStored | undefined;
 
-  constructor(
-    routes: () => readonly Route[],
-    storage: Storage,
-    onStored?: (
-      events: readonly NewEvent[],
-      targets: readonly (readonly string[])[],
-      routes: readonly string[],
-    ) => void,
-  ) {
+  constructor(routes: () => readonly Route[], storage: Storage, onStored?: OnStored) {
     this.#routes = routes;
     this.#storage = storage;
     this.#onStored = onStored;

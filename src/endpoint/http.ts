@@ -353,13 +353,16 @@ class Attempt implements Dispatcher.DispatchHandler {
   #status = 0;
   #location: string | undefined;
   #retryAfter: string | undefined;
-  #excerpt: Buffer[] | undefined;
-  #excerptLength = 0;
-  /** Recording: the answer's headers and body start; its whole size. */
+  /**
+   * The start of the answer's body, when something reads it: the error message of a
+   * non-2xx (its first BODY_EXCERPT bytes), and the attempts log (BODY_KEPT bytes).
+   */
+  #start: Buffer[] | undefined;
+  #startLength = 0;
+  #startLimit = 0;
+  /** Recording for the attempts log: the answer's headers and its whole size too. */
   readonly #capture: boolean;
   #headers: IncomingHttpHeaders | undefined;
-  #kept: Buffer[] | undefined;
-  #keptLength = 0;
   #size = 0;
   readonly #timer: NodeJS.Timeout;
 
@@ -406,41 +409,37 @@ class Attempt implements Dispatcher.DispatchHandler {
       const retryAfter: unknown = headers['retry-after'];
       this.#retryAfter = Array.isArray(retryAfter) ? String(retryAfter[0]) : headers['retry-after'];
     }
-    if (statusCode < 200 || statusCode >= 300) this.#excerpt = [];
-    if (this.#capture) {
-      this.#headers = headers;
-      this.#kept = [];
-    }
+    const failed = statusCode < 200 || statusCode >= 300;
+    this.#startLimit = this.#capture ? BODY_KEPT : failed ? BODY_EXCERPT : 0;
+    if (this.#startLimit > 0) this.#start = [];
+    if (this.#capture) this.#headers = headers;
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    // A 2xx answer's content is not used; reading it frees the connection for the next one.
-    if (this.#excerpt !== undefined && this.#excerptLength < BODY_EXCERPT) {
-      this.#excerpt.push(chunk.subarray(0, BODY_EXCERPT - this.#excerptLength));
-      this.#excerptLength += chunk.length;
-    }
+    // Unless recorded, a 2xx answer's content is not used; reading it frees the connection.
     this.#size += chunk.length;
-    if (this.#kept !== undefined && this.#keptLength < BODY_KEPT) {
-      this.#kept.push(chunk.subarray(0, BODY_KEPT - this.#keptLength));
-      this.#keptLength += chunk.length;
+    if (this.#start !== undefined && this.#startLength < this.#startLimit) {
+      this.#start.push(chunk.subarray(0, this.#startLimit - this.#startLength));
+      this.#startLength += chunk.length;
     }
   }
 
   onResponseEnd(): void {
-    const text = this.#excerpt === undefined ? '' : Buffer.concat(this.#excerpt).toString('utf8');
+    const start = this.#start === undefined ? undefined : Buffer.concat(this.#start);
+    const failed = this.#status < 200 || this.#status >= 300;
+    const excerpt =
+      failed && start !== undefined ? start.subarray(0, BODY_EXCERPT).toString('utf8') : '';
     this.#resolve({
       status: this.#status,
       location: this.#location,
       retryAfter: this.#retryAfter,
-      body: text.replace(/\s+/g, ' ').trim(),
+      body: excerpt.replace(/\s+/g, ' ').trim(),
       headers: this.#headers,
       bodySize: this.#size,
       kept:
-        this.#kept === undefined
-          ? undefined
-          : Buffer.concat(this.#kept)
-              .toString('utf8')
-              .replace(/\uFFFD$/, ''),
+        this.#capture && start !== undefined
+          ? start.toString('utf8').replace(/\uFFFD$/, '')
+          : undefined,
     });
   }
 
