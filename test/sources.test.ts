@@ -141,6 +141,17 @@ describe('source adapters', () => {
     });
     assert.deepEqual(push['actor'], { name: 'octocat' });
     assert.deepEqual(push['request'], { host: 'ghcr.io' });
+    // GitHub's own example sends Go's zero time for the version: not a time at all.
+    const zero = structuredClone(fixture('github/registry-package-published.json')) as {
+      registry_package: Record<string, unknown> & { package_version: Record<string, unknown> };
+    };
+    zero.registry_package.package_version['updated_at'] = '0001-01-01T00:00:00Z';
+    zero.registry_package.package_version['created_at'] = '0001-01-01T00:00:00Z';
+    const [fromPackage] = events(run('github', zero, headers));
+    assert.equal(fromPackage?.['timestamp'], '2025-11-20T08:15:31.000Z');
+    delete zero.registry_package['updated_at'];
+    const [received] = events(run('github', zero, headers));
+    assert.equal(received?.['timestamp'], new Date(RECEIVED).toISOString());
     assert.deepEqual(
       run('github', fixture('github/package-npm.json'), { 'x-github-event': 'package' }),
       { kind: 'ignored', type: 'package:npm' },

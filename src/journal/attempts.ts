@@ -6,23 +6,23 @@ import type {
 } from '../history/attempts.ts';
 import type { Journal } from './journal.ts';
 
-/** How often the journal's attempts log is cut back to its bounds. */
+/** How often the journal's attempts log drops what is past `maxAgeMs`. */
 const PRUNE_EVERY_MS = 10_000;
 
 /**
  * The attempts log in the journal's `attempts` table: written with the turn's other
- * writes (one transaction), kept to the newest `keep` per endpoint and `maxAgeMs`.
+ * writes (one transaction), which also cuts each endpoint back to its newest `keep`; what
+ * is older than `maxAgeMs` goes every 10 s.
  */
 export class JournalAttempts implements AttemptStore {
   readonly #journal: Journal;
-  readonly #keep: number;
   readonly #maxAgeMs: number;
   #lastPrune = 0;
 
   constructor(journal: Journal, keep: number, maxAgeMs: number) {
     this.#journal = journal;
-    this.#keep = keep;
     this.#maxAgeMs = maxAgeMs;
+    journal.keepAttempts(keep);
   }
 
   add(entry: AttemptEntry): void {
@@ -59,7 +59,7 @@ export class JournalAttempts implements AttemptStore {
   prune(now: number): void {
     if (now - this.#lastPrune < PRUNE_EVERY_MS) return;
     this.#lastPrune = now;
-    this.#journal.pruneAttempts(this.#keep, now - this.#maxAgeMs);
+    this.#journal.pruneAttempts(now - this.#maxAgeMs);
   }
 }
 

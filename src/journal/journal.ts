@@ -114,6 +114,11 @@ export class Journal {
   }[] = [];
   #acks: { endpoint: string; seq: number }[] = [];
   #attempts: AttemptRow[] = [];
+  /**
+   * The most attempts kept per endpoint. Enforced in the commit that adds them, so the
+   * table never holds more, not even between two prunes or after a shutdown's flush.
+   */
+  #attemptsKeep = Infinity;
   #flushScheduled = false;
   #usedBytes = 0;
   #closed = false;
@@ -188,6 +193,10 @@ export class Journal {
       ),
       insertAttempt: db.prepare(
         'INSERT INTO attempts (endpoint, at, result, status, event_ids, record) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      cutAttempts: db.prepare(
+        `DELETE FROM attempts WHERE endpoint = @endpoint AND n <= (
+           SELECT n FROM attempts WHERE endpoint = @endpoint ORDER BY n DESC LIMIT 1 OFFSET @keep)`,
       ),
       pruneAccepted: db.prepare(
         `DELETE FROM accepted_ids WHERE accepted_at <= @before
@@ -382,8 +391,15 @@ export class Journal {
     const seqs = appends.map(({ events }) => new Array<number>(events.length).fill(0));
     try {
       this.#db.transaction(() => {
+        const attempted = new Set<string>();
         for (const a of attempts) {
           s.insertAttempt.run(a.endpoint, a.at, a.result, a.status, a.eventIds, a.record);
+          attempted.add(a.endpoint);
+        }
+        if (Number.isFinite(this.#attemptsKeep)) {
+          for (const endpoint of attempted) {
+            s.cutAttempts.run({ endpoint, keep: this.#attemptsKeep });
+          }
         }
         for (const { endpoint, seq } of acks) {
           s.deletePending.run(endpoint, seq);
@@ -483,21 +499,23 @@ export class Journal {
       .all(`\n${eventId}\n`);
   }
 
-  /** Retention of the attempts log: the newest `keep` per endpoint, none older than `before`. */
-  pruneAttempts(keep: number, before: number): void {
+  /** The newest `keep` attempts per endpoint stay; every commit cuts back to it. */
+  keepAttempts(keep: number): void {
+    this.#attemptsKeep = keep;
     this.flush();
+    const endpoints = this.#db
+      .prepare<[], string>('SELECT DISTINCT endpoint FROM attempts')
+      .pluck()
+      .all();
     this.#db.transaction(() => {
-      this.#db.prepare('DELETE FROM attempts WHERE at < ?').run(before);
-      const endpoints = this.#db
-        .prepare<[], string>('SELECT DISTINCT endpoint FROM attempts')
-        .pluck()
-        .all();
-      const cut = this.#db.prepare(
-        `DELETE FROM attempts WHERE endpoint = @endpoint AND n <= (
-           SELECT n FROM attempts WHERE endpoint = @endpoint ORDER BY n DESC LIMIT 1 OFFSET @keep)`,
-      );
-      for (const endpoint of endpoints) cut.run({ endpoint, keep });
+      for (const endpoint of endpoints) this.#statements.cutAttempts.run({ endpoint, keep });
     })();
+  }
+
+  /** Retention of the attempts log by age: none older than `before` (epoch ms). */
+  pruneAttempts(before: number): void {
+    this.flush();
+    this.#db.prepare('DELETE FROM attempts WHERE at < ?').run(before);
   }
 
   /**

@@ -97,17 +97,18 @@ export function derivedId(type: SourceType, ...parts: readonly unknown[]): strin
 
 /** Epoch seconds or milliseconds, or an RFC 3339 date, as RFC 3339; undefined if unreadable. */
 export function isoTime(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) {
+  let ms: number | undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) {
     // Before 2001-09-09 in ms is 1e12: anything smaller is seconds.
-    const ms = value < 1e12 ? value * 1000 : value;
-    const d = new Date(ms);
-    return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+    ms = value < 1e12 ? value * 1000 : value;
+  } else if (typeof value === 'string' && value !== '') {
+    ms = Date.parse(value);
   }
-  if (typeof value === 'string' && value !== '') {
-    const ms = Date.parse(value);
-    return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-  }
-  return undefined;
+  // A zero time (0, or Go's zero time "0001-01-01T00:00:00Z" as GitHub sends it) means
+  // the sender does not know: the caller falls back to the next field or the receipt time.
+  if (ms === undefined || !(ms > 0)) return undefined;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
 /** `repo[:tag]` or `repo@digest` split off a host: `harbor.dev/library/busybox:latest`. */
