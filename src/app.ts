@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { ConfigError, loadConfig } from './config/load.ts';
+import { loadConfig } from './config/load.ts';
 import type { RelayConfig } from './config/schema.ts';
 import { endpointView, type AdminDeps } from './debug/admin.ts';
 import { buildDebugApp } from './debug/routes.ts';
@@ -21,6 +21,7 @@ import { JournalStorage } from './journal/storage.ts';
 import { MemoryStorage } from './storage/memory.ts';
 import { ANNOUNCE_EVERY_MS, type Storage } from './storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
+import { ConfigError } from './errors.ts';
 
 export interface RelayDeps {
   readonly log: Logger;

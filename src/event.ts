@@ -1,3 +1,4 @@
+import { EnvelopeError } from './errors.ts';
 /**
  * One registry notification event as the relay carries it: its id, and `envelope`, the registry request body for this event alone (`{"events":[<event>]}`,
  * every field as received, unknown ones included). It is serialised once at ingest and
@@ -25,18 +26,6 @@ export interface RelayEvent {
 export interface NewEvent extends RelayEvent {
   readonly action: string;
   readonly mediaType: string | undefined;
-}
-
-/** Why an envelope was refused, and where in it. */
-export class EnvelopeError extends Error {
-  readonly code = 'RELAY_BAD_ENVELOPE';
-  readonly where: string;
-
-  constructor(where: string, message: string) {
-    super(`${where}: ${message}`);
-    this.name = 'EnvelopeError';
-    this.where = where;
-  }
 }
 
 function kindOf(value: unknown): string {

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.ts';
-import { JOURNAL_USAGE, runJournalCommand, UsageError } from './journal/cli.ts';
+import { loadConfig } from './config/load.ts';
+import { JOURNAL_USAGE, runJournalCommand } from './journal/cli.ts';
 import { createLogger } from './logger.ts';
-import { reloadRunning, ReloadCommandError, writePidFile } from './reload-command.ts';
-import { NatsUnavailableError } from './nats/open.ts';
+import { reloadRunning, writePidFile } from './reload-command.ts';
 import { startRelay } from './server.ts';
+import { ConfigError, NatsUnavailableError, ReloadCommandError, UsageError } from './errors.ts';
 
 const USAGE = `usage:
   registry-relay --config FILE      run the relay (or set RELAY_CONFIG=FILE)

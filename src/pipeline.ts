@@ -9,11 +9,11 @@ import { Breaker } from './endpoint/breaker.ts';
 import { Filter } from './endpoint/filter.ts';
 import { cloudEventsFormat } from './endpoint/format/cloudevents.ts';
 import { envelopeFormat } from './endpoint/format/envelope.ts';
-import { FormatError, type Format } from './endpoint/format/format.ts';
+import { type Format } from './endpoint/format/format.ts';
 import { slackFormat } from './endpoint/format/slack.ts';
 import { templateFormat } from './endpoint/format/template.ts';
 import { Delivery } from './endpoint/delivery.ts';
-import { DeliveryError, HttpSink } from './endpoint/http.ts';
+import { HttpSink } from './endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from './endpoint/listener.ts';
 import { RetryingSink } from './endpoint/retry.ts';
 import { Signer } from './endpoint/signing.ts';
@@ -21,6 +21,7 @@ import { buildTransport } from './endpoint/transport.ts';
 import type { RelayEvent } from './event.ts';
 import type { AttemptLog } from './history/attempts.ts';
 import type { EventTrail } from './history/events.ts';
+import { DeliveryError, FormatError } from './errors.ts';
 
 /** A listener that records nothing: a test request counts in no metric. */
 const silentListener: EndpointListener = {

@@ -3,6 +3,7 @@ import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RelayConfig } from './config/schema.ts';
+import { ReloadCommandError } from './errors.ts';
 
 /**
  * Where a relay started on `configFile` writes its pid: one file per config file (by its
@@ -32,9 +33,6 @@ export function writePidFile(configFile: string): () => void {
     }
   };
 }
-
-/** The reload command could not reach a running relay; the message says why. */
-export class ReloadCommandError extends Error {}
 
 interface ConfigStatus {
   reloads: { success: number; failure: number };

@@ -18,16 +18,4 @@ export interface Sink<T = RelayEvent> {
   destroy(): void;
 }
 
-/** The sink was closed or destroyed; the event was not taken. */
-export class SinkClosedError extends Error {
-  readonly code = 'RELAY_SINK_CLOSED';
-  readonly endpoint: string;
-
-  constructor(endpoint: string) {
-    super(`endpoint ${endpoint}: sink is closed`);
-    this.name = 'SinkClosedError';
-    this.endpoint = endpoint;
-  }
-}
-
 export const RESOLVED: Promise<void> = Promise.resolve();

@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../src/config/load.ts';
+import { parseConfig } from '../src/config/load.ts';
 import { parseListenAddress } from '../src/config/schema.ts';
 import { formatDuration, parseByteSize, parseGoDuration } from '../src/config/units.ts';
+import { ConfigError } from '../src/errors.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 

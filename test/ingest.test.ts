@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildRelay, type Relay } from '../src/app.ts';
 import { RecentIds } from '../src/ingest/recent-ids.ts';
+import { MemoryStorage } from '../src/storage/memory.ts';
 import {
   closedAfterTests,
   envelope,
@@ -300,5 +301,47 @@ describe('ingest: deeply nested JSON inside an event', () => {
       (JSON.parse(body ?? '{}') as { id: string }).id;
     assert.equal(idOf(ce.requests[0]?.body), event['id']);
     assert.equal(idOf(tpl.requests[0]?.body), event['id']);
+  });
+});
+
+describe('ingest when something unexpected fails', () => {
+  it('answers 500 internal, logs the error with its stack, and keeps the events re-sendable', async () => {
+    const storage = new MemoryStorage();
+    let broken = true;
+    const append = storage.append.bind(storage);
+    storage.append = (events, targets) =>
+      broken ? Promise.reject(new TypeError('a defect in storage')) : append(events, targets);
+    const { log, lines } = memoryLogger();
+    const relay = buildRelay(makeConfig([{ name: 'a', url: 'http://127.0.0.1:9/' }]), {
+      log,
+      storage,
+    });
+    const event = pushEvent();
+    const post = () =>
+      relay.ingest.inject({
+        method: 'POST',
+        url: '/events',
+        headers: { 'content-type': V1 },
+        body: envelope(event),
+      });
+    const res = await post();
+    assert.equal(res.statusCode, 500);
+    assert.equal(res.json<Body>().error, 'internal');
+    assert.doesNotMatch(res.body, /defect/, 'the answer does not show the error itself');
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = logged.find((l) => l['msg'] === 'ingest failed unexpectedly');
+    const err = line?.['err'] as { stack?: string } | undefined;
+    assert.match(err?.stack ?? '', /TypeError: a defect in storage\n\s+at /);
+    assert.equal(
+      logged.some((l) => String(l['msg']).includes('shutting down')),
+      false,
+      'a defect is not reported as a shutdown',
+    );
+    broken = false;
+    const again = await post();
+    assert.equal(again.statusCode, 202);
+    assert.deepEqual(again.json(), { accepted: 1, duplicates: 0 });
+    await relay.drain(0);
+    await relay.ingest.close();
   });
 });

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Breaker, type BackoffPolicy } from '../src/endpoint/breaker.ts';
 import { Delivery } from '../src/endpoint/delivery.ts';
-import { FormatError } from '../src/endpoint/format/format.ts';
-import { DeliveryError } from '../src/endpoint/http.ts';
-import { GaveUpError, RetryingSink, type RetryLimits } from '../src/endpoint/retry.ts';
+import { RetryingSink, type RetryLimits } from '../src/endpoint/retry.ts';
 import type { Logger } from 'pino';
 import type { RelayEvent } from '../src/event.ts';
-import { RESOLVED, SinkClosedError, type Sink } from '../src/sink.ts';
+import { RESOLVED, type Sink } from '../src/sink.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
+import { DeliveryError, FormatError, GaveUpError, SinkClosedError } from '../src/errors.ts';
 
 const fixed = (delayMs: number): BackoffPolicy => ({ strategy: 'fixed', delayMs });
 

@@ -10,10 +10,11 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.ts';
-import { SourceBodyError, SOURCE_TYPES, type Normalized } from '../src/sources/adapter.ts';
+import { SOURCE_TYPES, type Normalized } from '../src/sources/adapter.ts';
 import { closedAfterTests } from './helpers.ts';
 import { ADAPTERS } from '../src/sources/index.ts';
-import { verify, VerifyError } from '../src/sources/verify.ts';
+import { verify } from '../src/sources/verify.ts';
+import { SourceBodyError, VerifyError } from '../src/errors.ts';
 
 const scope = closedAfterTests();
 const RECEIVED = Date.parse('2026-01-02T03:04:05.000Z');

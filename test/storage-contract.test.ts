@@ -11,14 +11,10 @@ import { Journal } from '../src/journal/journal.ts';
 import { JournalStorage } from '../src/journal/storage.ts';
 import { NatsStorage } from '../src/nats/storage.ts';
 import { MemoryStorage } from '../src/storage/memory.ts';
-import {
-  StorageUnavailableError,
-  type Backlog,
-  type BacklogObserver,
-  type Storage,
-} from '../src/storage/storage.ts';
+import { type Backlog, type BacklogObserver, type Storage } from '../src/storage/storage.ts';
 import { memoryLogger, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats, type NatsCluster } from './nats-process.ts';
+import { StorageUnavailableError } from '../src/errors.ts';
 
 interface Backend {
   readonly name: string;

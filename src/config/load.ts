@@ -3,18 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { crossChecks } from './checks.ts';
 import { configSchema, type RelayConfig } from './schema.ts';
-
-/** A config that cannot be used; `problems` has one line per problem, each naming its field. */
-export class ConfigError extends Error {
-  readonly code = 'RELAY_CONFIG_INVALID';
-  readonly problems: readonly string[];
-
-  constructor(source: string, problems: readonly string[]) {
-    super(`invalid config ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+import { ConfigError } from '../errors.ts';
 
 type Path = readonly PropertyKey[];
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { EnvelopeError, readEnvelope, type RelayEvent } from '../event.ts';
+import { readEnvelope, type RelayEvent } from '../event.ts';
 import type { Clock } from '../clock.ts';
 import { redactUrl } from '../endpoint/redact.ts';
 import type { BearerTokens } from '../ingest/auth.ts';
@@ -9,7 +9,6 @@ import type { Endpoint } from '../pipeline.ts';
 import type { ReloadOutcome } from '../reload.ts';
 import type { InstanceReport } from '../storage/storage.ts';
 import {
-  AttemptQueryError,
   parseStatusFilter,
   withoutBodies,
   type AttemptLog,
@@ -18,10 +17,10 @@ import {
 import type { EventTrail, Mark } from '../history/events.ts';
 import {
   parseSince,
-  SinceError,
   type DeadLetterFilter,
   type DeadLetterStore,
 } from '../storage/dead-letters.ts';
+import { AttemptQueryError, EnvelopeError, errorBody, SinceError } from '../errors.ts';
 
 /** What the admin API reads and changes. */
 export interface AdminDeps {
@@ -90,7 +89,7 @@ function shownAttempt(r: AttemptRecord) {
 
 /** One JSON error shape for every refusal: a code to branch on and a sentence to read. */
 function fail(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).send({ error, message });
+  return reply.code(status).send(errorBody(error, message));
 }
 
 const errorSchema = {
@@ -900,11 +899,15 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
       }
       const outcome = await deps.reload();
       if (!outcome.ok) {
-        return reply.code(422).send({
-          error: 'reload_failed',
-          message: 'the config was not applied; the relay keeps the one in force',
-          problems: outcome.problems,
-        });
+        return reply
+          .code(422)
+          .send(
+            errorBody(
+              'reload_failed',
+              'the config was not applied; the relay keeps the one in force',
+              { problems: outcome.problems },
+            ),
+          );
       }
       return outcome;
     },

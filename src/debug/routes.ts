@@ -7,6 +7,7 @@ import type { JournalView } from '../metrics/backlog.ts';
 import { expvar } from '../metrics/expvar.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
+import { errorBody, INTERNAL } from '../errors.ts';
 import { adminRoutes, type AdminDeps } from './admin.ts';
 
 export interface DebugDeps {
@@ -58,16 +59,17 @@ export function buildDebugApp(deps: DebugDeps) {
   void app.register(
     (api, _opts, done) => {
       api.setNotFoundHandler((req, reply) =>
-        reply.code(404).send({
-          error: 'not_found',
-          message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}`,
-        }),
+        reply
+          .code(404)
+          .send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`)),
       );
-      api.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
-        const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 500;
-        return reply
-          .code(status)
-          .send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message });
+      api.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+        // Fastify's own refusals (schema validation, a bad body) are the caller's mistake.
+        if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+          return reply.code(err.statusCode).send(errorBody('bad_request', err.message));
+        }
+        req.log.error({ err }, 'admin API failed unexpectedly');
+        return reply.code(500).send(INTERNAL);
       });
       api.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
       adminRoutes(api, deps.admin);
@@ -108,7 +110,7 @@ function statusPage(): (name: string, reply: FastifyReply) => FastifyReply {
   return (name, reply) => {
     const file = files.get(name);
     if (file === undefined) {
-      return reply.code(404).send({ error: 'not_found', message: `no file ${name}` });
+      return reply.code(404).send(errorBody('not_found', `no file ${name}`));
     }
     return reply
       .type(file.type)

@@ -4,7 +4,7 @@ import type { Backlog } from '../storage/storage.ts';
 import { RESOLVED, type Sink } from '../sink.ts';
 import { Delivery } from './delivery.ts';
 import type { EndpointListener } from './listener.ts';
-import { DeferredError, GaveUpError } from './retry.ts';
+import { DeferredError, GaveUpError } from '../errors.ts';
 
 /** How a queue hands its events on: how many per request, how long to gather, how many at once. */
 export interface DeliveryPolicy {

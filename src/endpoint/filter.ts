@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import type { EventFacts } from '../event.ts';
+import { PatternError } from '../errors.ts';
 
 export interface IgnoreRules {
   /** The registry's `ignoredmediatypes` and `ignore.mediatypes`, merged. */
@@ -32,11 +33,6 @@ export const FILTER_FIELDS = [
   'sources',
 ] as const;
 export type FilterField = (typeof FILTER_FIELDS)[number];
-
-/** A pattern that cannot be compiled; the config loader names the endpoint and field. */
-export class PatternError extends Error {
-  readonly code = 'RELAY_BAD_PATTERN';
-}
 
 type Matcher = (value: string) => boolean;
 

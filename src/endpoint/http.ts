@@ -2,50 +2,14 @@ import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.ts';
-import { SinkClosedError, type Sink } from '../sink.ts';
+import { type Sink } from '../sink.ts';
 import type { Delivery, Payload } from './delivery.ts';
-import { FormatError, type Format } from './format/format.ts';
+import { type Format } from './format/format.ts';
 import { redactUrl } from './redact.ts';
 import type { EndpointListener } from './listener.ts';
 import type { Signer } from './signing.ts';
 import { BODY_KEPT, type RawAttempt } from '../history/attempts.ts';
-
-export type DeliveryErrorCode =
-  'RELAY_HTTP_STATUS' | 'RELAY_HTTP_REDIRECT' | 'RELAY_TIMEOUT' | 'RELAY_CONNECTION';
-
-/** One failed attempt: an unwanted status (a failure) or no status at all (an error). */
-export class DeliveryError extends Error {
-  readonly code: DeliveryErrorCode;
-  readonly endpoint: string;
-  readonly status: number | undefined;
-  readonly location: string | undefined;
-  /** The transport's own code for connection errors, e.g. ECONNREFUSED. */
-  readonly causeCode: string | undefined;
-  /** What a 429 or 503 asked for with Retry-After, in milliseconds (uncapped). */
-  readonly retryAfterMs: number | undefined;
-
-  constructor(
-    endpoint: string,
-    code: DeliveryErrorCode,
-    message: string,
-    extra: {
-      status?: number;
-      location?: string;
-      causeCode?: string;
-      cause?: unknown;
-      retryAfterMs?: number | undefined;
-    } = {},
-  ) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
-    this.name = 'DeliveryError';
-    this.endpoint = endpoint;
-    this.code = code;
-    this.status = extra.status;
-    this.location = extra.location;
-    this.causeCode = extra.causeCode;
-    this.retryAfterMs = extra.retryAfterMs;
-  }
-}
+import { DeliveryError, FormatError, SinkClosedError } from '../errors.ts';
 
 /**
  * Retry-After as milliseconds from `nowMs`: delay-seconds or an HTTP-date (RFC 9110).

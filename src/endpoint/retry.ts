@@ -1,10 +1,15 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { SinkClosedError, type Sink } from '../sink.ts';
+import { type Sink } from '../sink.ts';
 import type { Breaker } from './breaker.ts';
 import type { Delivery } from './delivery.ts';
-import { FormatError } from './format/format.ts';
-import { DeliveryError } from './http.ts';
+import {
+  DeferredError,
+  DeliveryError,
+  FormatError,
+  GaveUpError,
+  SinkClosedError,
+} from '../errors.ts';
 
 /** Per endpoint, optional: when to stop retrying an event and dead-letter it. */
 export interface RetryLimits {
@@ -13,36 +18,6 @@ export interface RetryLimits {
   readonly maxAgeMs?: number | undefined;
   /** The longest wait a Retry-After may impose; a longer one is cut to this. */
   readonly maxRetryAfterMs?: number | undefined;
-}
-
-/**
- * The retrying sink gave up on a delivery: retry.maxAttempts or retry.maxAge was reached,
- * or its events cannot be rendered in the endpoint's format (no attempt could succeed).
- */
-export class GaveUpError extends Error {
-  readonly code = 'RELAY_GAVE_UP';
-  readonly attempts: number;
-  readonly lastError: string;
-  constructor(endpoint: string, attempts: number, reason: string, lastError: string) {
-    super(`${endpoint}: gave up after ${String(attempts)} attempts (${reason}): ${lastError}`);
-    this.name = 'GaveUpError';
-    this.attempts = attempts;
-    this.lastError = lastError;
-  }
-}
-
-/**
- * A failed attempt handed back to a shared backend instead of waiting here: the delivery
- * loop gives the events back with `delayMs`, the breaker's wait (0 below `threshold`).
- */
-export class DeferredError extends Error {
-  readonly code = 'RELAY_DEFERRED';
-  readonly delayMs: number;
-  constructor(endpoint: string, delayMs: number) {
-    super(`${endpoint}: attempt failed; offered again in ${String(delayMs)} ms`);
-    this.name = 'DeferredError';
-    this.delayMs = delayMs;
-  }
 }
 
 /**

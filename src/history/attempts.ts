@@ -1,4 +1,5 @@
 import { redactUrl } from '../endpoint/redact.ts';
+import { AttemptQueryError } from '../errors.ts';
 
 /** How one attempt ended: 2xx, another status, or no answer at all. */
 export type AttemptResult = 'success' | 'failure' | 'error';
@@ -80,8 +81,6 @@ export interface AttemptQuery {
   readonly before?: number | undefined;
   readonly status?: AttemptStatusFilter | undefined;
 }
-
-export class AttemptQueryError extends Error {}
 
 /** Reads the `status` query parameter, or throws naming what it accepts. */
 export function parseStatusFilter(text: string | undefined): AttemptStatusFilter | undefined {

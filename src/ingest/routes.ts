@@ -7,15 +7,21 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Broadcaster } from '../broadcaster.ts';
 import type { Clock } from '../clock.ts';
-import { EnvelopeError, readEnvelope, type Accepted } from '../event.ts';
+import { readEnvelope, type Accepted } from '../event.ts';
 import type { SourceConfig } from '../config/sources.ts';
-import { SourceBodyError } from '../sources/adapter.ts';
 import { ADAPTERS } from '../sources/index.ts';
-import { verify, VerifyError } from '../sources/verify.ts';
-import { StorageUnavailableError } from '../storage/storage.ts';
+import { verify } from '../sources/verify.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { BearerTokens } from './auth.ts';
 import type { RecentIds } from './recent-ids.ts';
+import {
+  EnvelopeError,
+  errorBody,
+  INTERNAL,
+  SourceBodyError,
+  StorageUnavailableError,
+  VerifyError,
+} from '../errors.ts';
 
 /** What ingest accepts: both envelope versions the registry sends, and plain JSON. */
 export const INGEST_MEDIA_TYPES = [
@@ -50,8 +56,14 @@ export interface IngestDeps {
 
 export type SourceResult = 'accepted' | 'duplicate' | 'ignored' | 'rejected' | 'unauthorized';
 
-function refuse(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).send({ error, message });
+function refuse(
+  reply: FastifyReply,
+  status: number,
+  error: string,
+  message: string,
+  extra?: Readonly<Record<string, unknown>>,
+) {
+  return reply.code(status).send(errorBody(error, message, extra));
 }
 
 /**
@@ -114,8 +126,8 @@ export function buildIngestApp(deps: IngestDeps) {
         if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
           return refuse(reply, err.statusCode, 'bad_request', err.message);
         }
-        req.log.error({ reqId: req.id, err }, 'ingest failed');
-        return refuse(reply, 500, 'internal', 'internal error; the events were not accepted');
+        req.log.error({ reqId: req.id, err }, 'ingest failed unexpectedly');
+        return reply.code(500).send(INTERNAL);
     }
   });
 
@@ -164,8 +176,10 @@ export function buildIngestApp(deps: IngestDeps) {
         );
         return undefined;
       }
-      req.log.warn({ reqId: req.id, err }, 'an endpoint refused events while shutting down');
-      await refuse(reply, 503, 'shutting_down', 'the relay is shutting down; retry later');
+      // Not a condition of storage: a defect. Logged whole and answered as one, so the
+      // registry retries and whoever reads the log sees a bug, not a shutdown.
+      req.log.error({ reqId: req.id, err, events: fresh.length }, 'ingest failed unexpectedly');
+      await reply.code(500).send(INTERNAL);
       return undefined;
     }
     deps.stats.accepted(fresh.length);
@@ -195,9 +209,7 @@ export function buildIngestApp(deps: IngestDeps) {
       events = readEnvelope(parsed, deps.clock.now());
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;
-      return reply
-        .code(400)
-        .send({ error: 'bad_envelope', message: err.message, where: err.where });
+      return refuse(reply, 400, 'bad_envelope', err.message, { where: err.where });
     }
 
     await accept(events, req, reply);
@@ -279,9 +291,7 @@ export function buildIngestApp(deps: IngestDeps) {
       } catch (err) {
         if (!(err instanceof EnvelopeError)) throw err;
         counted('rejected');
-        return reply
-          .code(400)
-          .send({ error: 'bad_envelope', message: err.message, where: err.where });
+        return refuse(reply, 400, 'bad_envelope', err.message, { where: err.where });
       }
       const done = await accept(accepted, req, reply);
       if (done !== undefined) {

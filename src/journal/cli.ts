@@ -3,12 +3,12 @@ import { natsError, natsOptions } from '../nats/open.ts';
 import { NatsDeadLetters } from '../nats/dead-letters.ts';
 import {
   parseSince,
-  SinceError,
   type DeadLetterFilter,
   type DeadLetterStore,
 } from '../storage/dead-letters.ts';
 import { journalDeadLetters } from './dead-letters.ts';
 import { Journal } from './journal.ts';
+import { SinceError, UsageError } from '../errors.ts';
 
 export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
                                     WHEN: a duration back from now ("24h") or a date
@@ -16,9 +16,6 @@ export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [-
   registry-relay journal purge --endpoint NAME --config FILE
                                     drop the undelivered events of an endpoint that is no
                                     longer configured`;
-
-/** A usage mistake: exit 2 with this message. */
-export class UsageError extends Error {}
 
 function openJournal(config: RelayConfig): Journal {
   const { path, sync, maxSize } = config.storage;

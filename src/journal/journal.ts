@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import type { DeadLetterFilter, DeadLetterRecord } from '../storage/dead-letters.ts';
-import { StorageUnavailableError } from '../storage/storage.ts';
+import { StorageUnavailableError } from '../errors.ts';
 
 export type SyncMode = 'normal' | 'full';
 

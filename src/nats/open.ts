@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config/schema.ts';
 import { NatsStorage, type NatsStorageOptions } from './storage.ts';
+import { NatsUnavailableError } from '../errors.ts';
 
 export type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
 
@@ -27,9 +28,6 @@ export function natsOptions(config: RelayConfig, nats: NatsConfig): NatsStorageO
     name: 'registry-relay',
   };
 }
-
-/** NATS could not be used (connect, auth, TLS, streams): the message names the servers. */
-export class NatsUnavailableError extends Error {}
 
 /** Why NATS could not be used, naming the servers. */
 export function natsError(nats: NatsConfig, err: unknown): NatsUnavailableError {

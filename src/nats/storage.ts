@@ -23,7 +23,6 @@ import { NatsDeadLetters } from './dead-letters.ts';
 import { ensureStream } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
 import {
-  StorageUnavailableError,
   type Backlog,
   type BacklogObserver,
   type BacklogOptions,
@@ -31,6 +30,7 @@ import {
   type InstanceReport,
   type Storage,
 } from '../storage/storage.ts';
+import { StorageUnavailableError } from '../errors.ts';
 
 export interface NatsStorageOptions extends NatsConnectionOptions {
   /** Stream name; endpoint subjects are `<stream>.ep.<endpoint>`, dead letters in `<stream>-dead`. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { SourceBodyError } from '../errors.ts';
 
 /** The senders the relay reads webhooks from. */
 export const SOURCE_TYPES = [
@@ -35,14 +36,6 @@ export type Normalized =
       readonly kind: 'ignored';
       readonly type: string;
     };
-
-/** The body is not what this sender sends: 400, naming what is wrong. */
-export class SourceBodyError extends Error {
-  constructor(where: string, message: string) {
-    super(`${where}: ${message}`);
-    this.name = 'SourceBodyError';
-  }
-}
 
 /** Turns one sender's body into registry events. Pure: no I/O, no clock but `receivedAt`. */
 export type Adapter = (req: SourceRequest) => Normalized;

@@ -7,10 +7,10 @@ import {
   optionalNumber,
   optionalString,
   registryEvent,
-  SourceBodyError,
   string,
   type Adapter,
 } from './adapter.ts';
+import { SourceBodyError } from '../errors.ts';
 
 /** A promotion copies or moves a tag into another repository: there, it is a push. */
 const ACTIONS: Readonly<Record<string, string>> = {

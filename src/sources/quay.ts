@@ -7,11 +7,11 @@ import {
   object,
   optionalString,
   registryEvent,
-  SourceBodyError,
   splitReference,
   string,
   type Adapter,
 } from './adapter.ts';
+import { SourceBodyError } from '../errors.ts';
 
 /**
  * One push event per updated tag. Quay names no event type in the body, no digest, no

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { VerifyError } from '../errors.ts';
 
 /** How a source proves who sent a request. */
 export type SourceAuth =
@@ -10,9 +11,6 @@ export type SourceAuth =
   | { readonly kind: 'hmac'; readonly secret: string }
   /** Senders that sign nothing (Quay, Docker Hub): a secret last segment of the URL. */
   | { readonly kind: 'path'; readonly secret: string };
-
-/** Why a request was refused with 401. */
-export class VerifyError extends Error {}
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -1,7 +1,5 @@
 import { parseGoDuration } from '../config/units.ts';
-
-/** A `since` that is neither a duration nor a date. */
-export class SinceError extends Error {}
+import { SinceError } from '../errors.ts';
 
 /** `since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
 export function parseSince(text: string, now = Date.now()): number {

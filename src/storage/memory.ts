@@ -2,13 +2,13 @@ import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import { Ring } from '../ring.ts';
 import {
-  StorageUnavailableError,
   type Backlog,
   type BacklogObserver,
   type BacklogOptions,
   type DeadLetterReason,
   type Storage,
 } from './storage.ts';
+import { StorageUnavailableError } from '../errors.ts';
 
 /**
  * Backlogs in memory (no `storage.path`), as the registry keeps them: nothing survives the

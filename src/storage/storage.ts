@@ -131,13 +131,3 @@ export interface BacklogObserver {
   /** Events the backlog found at start, or another process added, counted as pending. */
   restorePending(count: number): void;
 }
-
-/** Ingest must not answer 2xx: storage is full or cannot write. */
-export class StorageUnavailableError extends Error {
-  readonly code: 'RELAY_STORAGE_FULL' | 'RELAY_STORAGE_WRITE';
-  constructor(code: StorageUnavailableError['code'], message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'StorageUnavailableError';
-    this.code = code;
-  }
-}

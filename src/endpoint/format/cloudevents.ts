@@ -1,7 +1,8 @@
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { RelayEvent } from '../../event.ts';
 import type { Payload } from '../delivery.ts';
-import { FormatError, registryEvent, viewOf, type Format } from './format.ts';
+import { registryEvent, viewOf, type Format } from './format.ts';
+import { FormatError } from '../../errors.ts';
 
 /**
  * CloudEvents content modes (HTTP protocol binding 1.0): `binary` puts the attributes in

@@ -8,11 +8,6 @@ export interface Format {
   render(events: readonly RelayEvent[]): Payload;
 }
 
-/** The events cannot be rendered: no attempt could succeed, so they are dead-lettered. */
-export class FormatError extends Error {
-  readonly code = 'RELAY_FORMAT';
-}
-
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};

@@ -1,6 +1,7 @@
 import type { RelayEvent } from '../../event.ts';
 import type { Payload } from '../delivery.ts';
 import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
+import { TemplateError } from '../../errors.ts';
 
 /**
  * An event with every field a registry (2.8 or 3.x) writes, used to check a template's
@@ -58,16 +59,6 @@ const DERIVED = new Set<string>([
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const WHOLE = /^\{\{\s*([^{}]*?)\s*\}\}$/;
 const PATH = /^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*$/;
-
-/** A template that refers to something no event has; `where` is the path in the body. */
-export class TemplateError extends Error {
-  readonly code = 'RELAY_BAD_TEMPLATE';
-  readonly where: string;
-  constructor(where: string, message: string) {
-    super(`${where}: ${message}`);
-    this.where = where;
-  }
-}
 
 function lookup(view: EventView, path: readonly string[]): unknown {
   let node: unknown = view;
