@@ -80,7 +80,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics();
   const ingestStats = new IngestStats(metrics);
-  const journal = deps.storage === undefined ? openJournal(config, deps.log, metrics) : undefined;
+  const journal =
+    deps.storage === undefined ? openJournal(config, deps.log, metrics, clock) : undefined;
   const storage: Storage =
     deps.storage ??
     (journal === undefined
@@ -226,7 +227,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       metrics.sourceEvents.labels(source.name, source.type, result).inc(count);
     },
   });
-  const startedAt = Date.now();
+  const startedAt = clock.now();
   const admin: AdminDeps = {
     clock,
     endpoints,
@@ -309,10 +310,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   };
 }
 
-function openJournal(config: RelayConfig, log: Logger, metrics: RelayMetrics) {
+function openJournal(config: RelayConfig, log: Logger, metrics: RelayMetrics, clock: Clock) {
   const { path, sync, maxSize } = config.storage;
   if (path === undefined) return undefined;
   const journal = new Journal(path, {
+    clock,
     sync,
     maxSize,
     recentIds: { windowMs: config.http.dedup.window / 1e6, maxIds: config.http.dedup.maxIds },

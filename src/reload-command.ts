@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { systemClock } from './clock.ts';
 import { join, resolve } from 'node:path';
 import type { RelayConfig } from './config/schema.ts';
 import { ReloadCommandError } from './errors.ts';
@@ -91,7 +92,7 @@ export async function reloadRunning(
     return { ok: true, lines: [sent, `its outcome could not be read from ${vars}; see its log`] };
   }
   const count = (s: ConfigStatus): number => s.reloads.success + s.reloads.failure;
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+  for (const deadline = systemClock.now() + timeoutMs; systemClock.now() < deadline;) {
     await new Promise((r) => setTimeout(r, 50));
     const after = await status();
     if (after === undefined || count(after) === count(before) || after.last === undefined) continue;

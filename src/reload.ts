@@ -71,7 +71,7 @@ export class ConfigReloads {
       registers,
     });
     this.#hash = configHash(config);
-    this.#loadedAt = Date.now();
+    this.#loadedAt = this.#clock.now();
     this.#lastSuccess.set(this.#loadedAt / 1000);
     this.#hashInfo.labels(this.#hash).set(1);
   }
@@ -81,7 +81,7 @@ export class ConfigReloads {
     this.#hashInfo.reset();
     this.#hashInfo.labels(hash).set(1);
     this.#hash = hash;
-    this.#loadedAt = Date.now();
+    this.#loadedAt = this.#clock.now();
     this.#lastSuccess.set(this.#loadedAt / 1000);
     this.#total.labels('success').inc();
     this.#counts.success += 1;

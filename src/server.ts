@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.ts';
+import { systemClock } from './clock.ts';
 import type { RelayConfig } from './config/schema.ts';
 import { openNatsStorage } from './nats/open.ts';
 
@@ -27,7 +28,9 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
   const nats = config.storage.nats;
   const storage =
     deps.storage ??
-    (nats === undefined ? undefined : await openNatsStorage(config, nats, deps.log));
+    (nats === undefined
+      ? undefined
+      : await openNatsStorage(config, nats, deps.log, deps.clock ?? systemClock));
   const relay = buildRelay(config, { ...deps, storage });
   try {
     await relay.ingest.listen({ host: config.http.addr.host, port: config.http.addr.port });

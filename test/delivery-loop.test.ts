@@ -66,7 +66,7 @@ function build(policy: DeliveryPolicy, next: Sink<Delivery>, clock = new FakeClo
   return { backlog, loop };
 }
 
-const event = (id: string, acceptedAt = 1_000_000): RelayEvent => ({
+const event = (id: string, acceptedAt = Date.parse('2026-12-01T09:00:00.000Z')): RelayEvent => ({
   id,
   envelope: '{}',
   acceptedAt,

@@ -17,7 +17,8 @@ import { createLogger } from '../src/logger.ts';
  * as it would in real life, without waiting.
  */
 export class FakeClock implements Clock {
-  #now = 1_000_000;
+  /** A realistic start, so that times shown as dates read as dates, not as 1970. */
+  #now = Date.parse('2026-12-01T09:00:00.000Z');
   #timers: { at: number; seq: number; resolve: () => void }[] = [];
   #seq = 0;
 

@@ -2,6 +2,7 @@
 // against memory, the SQLite journal and NATS JetStream (a real nats-server) alike. A new
 // backend joins the list below.
 import assert from 'node:assert/strict';
+import { systemClock } from '../src/clock.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,7 @@ const natsStorage = (stream: string): Promise<NatsStorage> =>
       duplicateWindowMs: 60_000,
       ackWaitMs: 30_000,
       name: 'contract',
+      clock: systemClock,
     },
     memoryLogger().log,
   );

@@ -465,7 +465,7 @@ export function adminRoutes(api: FastifyInstance, deps: AdminDeps): void {
     }
     let since: number | undefined;
     try {
-      since = given?.since === undefined ? undefined : parseSince(given.since);
+      since = given?.since === undefined ? undefined : parseSince(given.since, deps.clock.now());
     } catch (err) {
       if (!(err instanceof SinceError)) throw err;
       await fail(reply, 400, 'bad_request', err.message);

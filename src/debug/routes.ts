@@ -36,7 +36,16 @@ export function buildDebugApp(deps: DebugDeps) {
     forceCloseConnections: true,
   });
   app.get('/debug/vars', (_req, reply) =>
-    reply.send(expvar(deps.endpoints(), deps.ingest, deps.startedAt, deps.journal, deps.config())),
+    reply.send(
+      expvar(
+        deps.endpoints(),
+        deps.ingest,
+        deps.startedAt,
+        deps.admin.clock.now(),
+        deps.journal,
+        deps.config(),
+      ),
+    ),
   );
   app.get('/metrics', async (_req, reply) => {
     const body = await deps.metrics.register.metrics();

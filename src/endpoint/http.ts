@@ -230,7 +230,7 @@ export class HttpSink implements Sink<Delivery> {
             this.#endpoint,
             'RELAY_HTTP_STATUS',
             `answered ${statusText(status)}${said}`,
-            { status, retryAfterMs: parseRetryAfter(answer.retryAfter, Date.now()) },
+            { status, retryAfterMs: parseRetryAfter(answer.retryAfter, this.#clock.now()) },
           );
     this.#listener.onAttempt({ kind: 'failure', status, durationMs, message: failed.message });
     if (this.#record !== undefined) {

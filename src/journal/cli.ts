@@ -9,6 +9,7 @@ import {
 import { journalDeadLetters } from './dead-letters.ts';
 import { Journal } from './journal.ts';
 import { SinceError, UsageError } from '../errors.ts';
+import { systemClock } from '../clock.ts';
 
 export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
                                     WHEN: a duration back from now ("24h") or a date
@@ -34,7 +35,7 @@ async function openDeadLetters(config: RelayConfig): Promise<DeadLetterStore> {
   const nats = config.storage.nats;
   if (nats === undefined) return journalDeadLetters(openJournal(config));
   try {
-    return await NatsDeadLetters.open(natsOptions(config, nats));
+    return await NatsDeadLetters.open(natsOptions(config, nats, systemClock), systemClock);
   } catch (err) {
     throw natsError(nats, err);
   }
@@ -57,7 +58,7 @@ export async function runJournalCommand(
 ): Promise<void> {
   let since: number | undefined;
   try {
-    since = opts.since === undefined ? undefined : parseSince(opts.since);
+    since = opts.since === undefined ? undefined : parseSince(opts.since, systemClock.now());
   } catch (err) {
     if (err instanceof SinceError) throw new UsageError(`--${err.message}`);
     throw err;

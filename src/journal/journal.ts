@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { NewEvent, RelayEvent } from '../event.ts';
 import type { DeadLetterFilter, DeadLetterRecord } from '../storage/dead-letters.ts';
 import { StorageUnavailableError } from '../errors.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 export type SyncMode = 'normal' | 'full';
 
@@ -128,6 +129,7 @@ export class Journal {
   onError: (err: Error, lost: { appends: number; acks: number }) => void = () => undefined;
 
   readonly #recent: { readonly windowMs: number; readonly maxIds: number };
+  readonly #clock: Clock;
   #lastPrune = 0;
 
   constructor(
@@ -137,8 +139,11 @@ export class Journal {
       maxSize: number;
       /** How long, and how many, accepted ids are kept for re-send detection. */
       recentIds?: { windowMs: number; maxIds: number };
+      /** When a dead letter died and a replayed event was accepted again. */
+      clock?: Clock;
     },
   ) {
+    this.#clock = opts.clock ?? systemClock;
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, FILE);
     this.sync = opts.sync;
@@ -253,7 +258,7 @@ export class Journal {
   deadLetter(endpoint: string, seq: number, attempts: number, error: string): void {
     this.flush();
     this.#db.transaction(() => {
-      this.#statements.insertDead.run(endpoint, seq, attempts, error, Date.now());
+      this.#statements.insertDead.run(endpoint, seq, attempts, error, this.#clock.now());
       this.#statements.deletePending.run(endpoint, seq);
     })();
   }
@@ -336,7 +341,7 @@ export class Journal {
     this.#db.transaction(() => {
       for (const r of rows) {
         // A replay is a new acceptance: retry.maxAge counts from now, not from the first time.
-        const info = s.insertEvent.run(r.id, r.action, r.media_type, Date.now(), r.envelope);
+        const info = s.insertEvent.run(r.id, r.action, r.media_type, this.#clock.now(), r.envelope);
         s.insertPending.run(r.endpoint, Number(info.lastInsertRowid));
         s.deleteDead.run(r.endpoint, r.seq);
         s.deleteEventIfUnused.run({ seq: r.seq });

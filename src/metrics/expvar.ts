@@ -17,6 +17,7 @@ export function expvar(
   endpoints: readonly Endpoint[],
   ingest: IngestStats,
   startedAt: number,
+  now: number,
   journal?: JournalView,
   config?: unknown,
 ) {
@@ -56,7 +57,7 @@ export function expvar(
       },
     },
     relay: {
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((now - startedAt) / 1000),
       ...(config === undefined ? {} : { config }),
       ingest: {
         events: ingest.events,

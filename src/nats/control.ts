@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ANNOUNCE_EVERY_MS, type InstanceReport } from '../storage/storage.ts';
 import { endpointOfToken, endpointToken } from './subjects.ts';
+import type { Clock } from '../clock.ts';
 
 /** A key-safe token for an instance id (host:pid). */
 function instanceToken(id: string): string {
@@ -25,10 +26,13 @@ export class NatsControl {
   /** A pause or resume made through any relay (this one included). */
   onChange: ((endpoint: string, paused: boolean) => void) | undefined;
 
-  private constructor(paused: KV, relays: KV, log: Logger) {
+  readonly #clock: Clock;
+
+  private constructor(paused: KV, relays: KV, log: Logger, clock: Clock) {
     this.#paused = paused;
     this.#relays = relays;
     this.#log = log;
+    this.#clock = clock;
   }
 
   static async open(
@@ -36,6 +40,7 @@ export class NatsControl {
     stream: string,
     replicas: number,
     log: Logger,
+    clock: Clock,
   ): Promise<NatsControl> {
     const kvm = new Kvm(nc);
     const paused = await kvm.create(`${stream}-paused`, { replicas, history: 1 });
@@ -44,7 +49,7 @@ export class NatsControl {
       history: 1,
       ttl: ANNOUNCE_EVERY_MS * 3,
     });
-    const control = new NatsControl(paused, relays, log);
+    const control = new NatsControl(paused, relays, log, clock);
     await control.#watch();
     return control;
   }
@@ -86,7 +91,7 @@ export class NatsControl {
 
   async setPaused(endpoint: string, paused: boolean): Promise<void> {
     const key = endpointToken(endpoint);
-    if (paused) await this.#paused.put(key, JSON.stringify({ at: Date.now() }));
+    if (paused) await this.#paused.put(key, JSON.stringify({ at: this.#clock.now() }));
     else await this.#paused.delete(key);
   }
 

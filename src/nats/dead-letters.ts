@@ -8,6 +8,7 @@ import type {
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
 import { readAll } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
+import type { Clock } from '../clock.ts';
 
 interface DeadMsg extends DeadLetterRecord {
   readonly seq: number;
@@ -24,15 +25,21 @@ export class NatsDeadLetters implements DeadLetterStore {
   readonly #stream: string;
   /** Its own connection (the CLI), closed with it; else the relay's, left open. */
   readonly #owned: boolean;
+  /** When a replayed dead letter is accepted again. */
+  readonly #clock: Clock;
 
-  constructor(nc: NatsConnection, stream: string, owned = false) {
+  constructor(nc: NatsConnection, stream: string, clock: Clock, owned = false) {
     this.#nc = nc;
     this.#stream = stream;
+    this.#clock = clock;
     this.#owned = owned;
   }
 
-  static async open(opts: NatsConnectionOptions & { stream: string }): Promise<NatsDeadLetters> {
-    return new NatsDeadLetters(await connectNats(opts), opts.stream, true);
+  static async open(
+    opts: NatsConnectionOptions & { stream: string },
+    clock: Clock,
+  ): Promise<NatsDeadLetters> {
+    return new NatsDeadLetters(await connectNats(opts), opts.stream, clock, true);
   }
 
   get #dead(): string {
@@ -82,7 +89,7 @@ export class NatsDeadLetters implements DeadLetterStore {
     for (const d of dead) {
       const token = endpointToken(d.endpoint);
       const h = headers();
-      h.set(H.acceptedAt, String(Date.now()));
+      h.set(H.acceptedAt, String(this.#clock.now()));
       h.set(H.eventId, d.eventId);
       h.set(H.action, d.action);
       const mediaType = d.msg.headers?.get(H.mediaType);

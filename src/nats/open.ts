@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { NatsStorage, type NatsStorageOptions } from './storage.ts';
 import { NatsUnavailableError } from '../errors.ts';
@@ -7,8 +8,13 @@ import { NatsUnavailableError } from '../errors.ts';
 export type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
 
 /** The relay's NATS settings as the storage and the CLI use them (reads the key files). */
-export function natsOptions(config: RelayConfig, nats: NatsConfig): NatsStorageOptions {
+export function natsOptions(
+  config: RelayConfig,
+  nats: NatsConfig,
+  clock: Clock,
+): NatsStorageOptions {
   return {
+    clock,
     servers: nats.servers,
     stream: nats.stream,
     replicas: nats.replicas,
@@ -43,10 +49,11 @@ export async function openNatsStorage(
   config: RelayConfig,
   nats: NatsConfig,
   log: Logger,
+  clock: Clock,
 ): Promise<NatsStorage> {
   try {
     const storage = await NatsStorage.open(
-      natsOptions(config, nats),
+      natsOptions(config, nats, clock),
       log.child({ storage: 'nats' }),
     );
     log.info(

@@ -31,8 +31,11 @@ import {
   type Storage,
 } from '../storage/storage.ts';
 import { StorageUnavailableError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
 
 export interface NatsStorageOptions extends NatsConnectionOptions {
+  /** The relay's clock: when a message without the accepted-at header was accepted. */
+  readonly clock: Clock;
   /** Stream name; endpoint subjects are `<stream>.ep.<endpoint>`, dead letters in `<stream>-dead`. */
   readonly stream: string;
   readonly replicas: number;
@@ -133,7 +136,7 @@ export class NatsStorage implements Storage {
         subjects: [`${s}-dead.ep.*`],
         retention: RetentionPolicy.Limits,
       });
-      const control = await NatsControl.open(nc, s, opts.replicas, log);
+      const control = await NatsControl.open(nc, s, opts.replicas, log, opts.clock);
       const storage = new NatsStorage(nc, jsm, opts, log, control);
       await storage.#refreshPending();
       return storage;
@@ -141,6 +144,10 @@ export class NatsStorage implements Storage {
       await nc.close();
       throw err;
     }
+  }
+
+  get clock(): Clock {
+    return this.#opts.clock;
   }
 
   get ackWaitMs(): number {
@@ -323,7 +330,7 @@ export class NatsStorage implements Storage {
   }
 
   deadLetters(): NatsDeadLetters {
-    return new NatsDeadLetters(this.#nc, this.#opts.stream);
+    return new NatsDeadLetters(this.#nc, this.#opts.stream, this.#opts.clock);
   }
 
   forget(endpoint: string): void {
@@ -550,7 +557,7 @@ export class NatsBacklog implements Backlog {
     const event: RelayEvent = {
       id: msg.headers?.get(H.eventId) ?? `nats-${String(msg.seq)}`,
       envelope: msg.string(),
-      acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : Date.now(),
+      acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : this.#storage.clock.now(),
       // Each delivery of a message is one attempt (a failed attempt naks it).
       attempts: msg.info.deliveryCount - 1,
     };

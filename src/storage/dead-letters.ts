@@ -2,7 +2,7 @@ import { parseGoDuration } from '../config/units.ts';
 import { SinceError } from '../errors.ts';
 
 /** `since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
-export function parseSince(text: string, now = Date.now()): number {
+export function parseSince(text: string, now: number): number {
   const ns = parseGoDuration(text);
   if (ns !== undefined && ns > 0) return now - ns / 1e6;
   const at = Date.parse(text);
