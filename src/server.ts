@@ -1,4 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import { errorBody } from './errors.ts';
 import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.ts';
 import { systemClock } from './clock.ts';
 import type { RelayConfig } from './config/schema.ts';
@@ -17,7 +20,7 @@ export interface RunningRelay {
   stop(): Promise<DrainReport>;
 }
 
-function baseUrl(app: Relay['ingest']): string {
+function baseUrl(app: { server: { address(): unknown } }): string {
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return `http://${host}:${addr.port}`;
@@ -26,18 +29,23 @@ function baseUrl(app: Relay['ingest']): string {
 /** Builds a relay and makes both listeners listen. */
 export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<RunningRelay> {
   const nats = config.storage.nats;
-  const storage =
-    deps.storage ??
-    (nats === undefined
-      ? undefined
-      : await openNatsStorage(config, nats, deps.log, deps.clock ?? systemClock));
+  let debugPort = config.http.debug.addr.port;
+  let storage = deps.storage;
+  if (storage === undefined && nats !== undefined) {
+    // While NATS is tried (storage.nats.startTimeout), the ops listener answers /healthz,
+    // so an orchestrator's liveness probe does not restart a relay that is only waiting.
+    const waiting = await listenWhileStarting(config, deps.log);
+    try {
+      storage = await openNatsStorage(config, nats, deps.log, deps.clock ?? systemClock);
+    } finally {
+      debugPort = (waiting.server.address() as AddressInfo).port;
+      await waiting.close();
+    }
+  }
   const relay = buildRelay(config, { ...deps, storage });
   try {
     await relay.ingest.listen({ host: config.http.addr.host, port: config.http.addr.port });
-    await relay.debug.listen({
-      host: config.http.debug.addr.host,
-      port: config.http.debug.addr.port,
-    });
+    await relay.debug.listen({ host: config.http.debug.addr.host, port: debugPort });
   } catch (err) {
     await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
     relay.endpoints.forEach((e) => e.loop?.destroy());
@@ -79,4 +87,24 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     debugUrl,
     stop: () => (stopping ??= stop()),
   };
+}
+
+/**
+ * The ops listener while the relay cannot be built yet (waiting for NATS): alive, not
+ * ready, and nothing else. The relay's own ops listener takes the same port after it.
+ */
+async function listenWhileStarting(config: RelayConfig, log: Logger) {
+  const app = Fastify({ loggerInstance: log.child({ listener: 'debug' }) });
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/readyz', (_req, reply) =>
+    reply.code(503).send({ status: 'not ready', reason: 'starting: waiting for storage.nats' }),
+  );
+  app.setNotFoundHandler((_req, reply) =>
+    reply
+      .code(503)
+      .send(errorBody('starting', 'the relay is starting: waiting for storage.nats; retry later')),
+  );
+  await app.listen({ host: config.http.debug.addr.host, port: config.http.debug.addr.port });
+  log.info({ debug: baseUrl(app) }, 'waiting for NATS; the ops listener answers /healthz');
+  return app;
 }

@@ -70,6 +70,8 @@ export async function spawnRelay(
   config: Record<string, unknown>,
   dir: string,
   nodeArgs: string[] = [],
+  /** Told of every log line as it comes, before the relay listens too. */
+  onLog?: (line: Record<string, unknown>) => void,
 ): Promise<RelayProcess> {
   const file = writeRelayConfig(config, dir);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, '--config', file], {
@@ -84,11 +86,14 @@ export async function spawnRelay(
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const logs: Record<string, unknown>[] = [];
   lines.on('line', (line) => {
+    let parsed: Record<string, unknown>;
     try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
+      parsed = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      logs.push({ msg: line });
+      parsed = { msg: line };
     }
+    logs.push(parsed);
+    onLog?.(parsed);
   });
   const urls = await new Promise<{ ingest: string; debug: string }>((resolve, reject) => {
     lines.on('line', (line) => {

@@ -34,6 +34,9 @@ export const DEFAULTS = {
       replicas: 1,
       maxAgeNs: 7 * 24 * 3600e9,
       ackWaitNs: 30e9,
+      // A 3-node cluster started beside the relays (a StatefulSet, a compose file) takes
+      // tens of seconds to elect its JetStream leaders; a relay waits that long, not for ever.
+      startTimeoutNs: 60e9,
     },
   },
 } as const;

@@ -137,6 +137,9 @@ export const configSchema = z.strictObject({
               maxAge: duration(DEFAULTS.storage.nats.maxAgeNs, { zeroIsDefault: true }),
               maxBytes: byteSize(0),
               ackWait: duration(DEFAULTS.storage.nats.ackWaitNs, { zeroIsDefault: true }),
+              startTimeout: duration(DEFAULTS.storage.nats.startTimeoutNs, {
+                zeroIsDefault: true,
+              }),
               token: z.string().min(1).optional(),
               user: z.string().min(1).optional(),
               password: z.string().optional(),

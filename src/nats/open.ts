@@ -1,4 +1,9 @@
 import { readFileSync } from 'node:fs';
+import {
+  AuthorizationError,
+  PermissionViolationError,
+  UserAuthenticationExpiredError,
+} from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { RelayConfig } from '../config/schema.ts';
@@ -44,24 +49,83 @@ export function natsError(nats: NatsConfig, err: unknown): NatsUnavailableError 
   );
 }
 
-/** Connects to NATS and prepares the streams, or throws naming the servers and why. */
+/**
+ * Failures that waiting cannot mend: the server refused who we are, or we refuse the
+ * server's certificate. Everything else (refused connections, timeouts, a JetStream that
+ * has no leader yet or answers 503) is worth another try while `startTimeout` lasts.
+ */
+function isPermanent(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (
+      e instanceof AuthorizationError ||
+      e instanceof UserAuthenticationExpiredError ||
+      e instanceof PermissionViolationError
+    ) {
+      return true;
+    }
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      return true;
+    }
+    if (/authorization violation|certificate|self[- ]signed/i.test(e.message)) return true;
+    e = e.cause;
+  }
+  return false;
+}
+
+/** Waits between tries at start: doubling from 250 ms, at most 5 s. */
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5_000;
+
+/**
+ * Connects to NATS and prepares the streams. A NATS that is not reachable or not ready yet
+ * (a cluster starting beside the relays, electing its leaders) is tried again until
+ * `storage.nats.startTimeout`; after it, or at once for a refused identity or certificate,
+ * it throws naming the servers and why.
+ */
 export async function openNatsStorage(
   config: RelayConfig,
   nats: NatsConfig,
   log: Logger,
   clock: Clock,
 ): Promise<NatsStorage> {
-  try {
-    const storage = await NatsStorage.open(
-      natsOptions(config, nats, clock),
-      log.child({ storage: 'nats' }),
-    );
-    log.info(
-      { servers: nats.servers, stream: nats.stream, replicas: nats.replicas },
-      'NATS JetStream storage open',
-    );
-    return storage;
-  } catch (err) {
-    throw natsError(nats, err);
+  const deadline = clock.now() + nats.startTimeout / 1e6;
+  let wait = FIRST_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const storage = await NatsStorage.open(
+        natsOptions(config, nats, clock),
+        log.child({ storage: 'nats' }),
+      );
+      log.info(
+        { servers: nats.servers, stream: nats.stream, replicas: nats.replicas, attempt },
+        'NATS JetStream storage open',
+      );
+      return storage;
+    } catch (err) {
+      const left = deadline - clock.now();
+      if (isPermanent(err)) throw natsError(nats, err);
+      if (left <= 0) {
+        throw natsError(
+          nats,
+          new Error(
+            `${err instanceof Error ? err.message : String(err)} (still failing after ${String(attempt)} attempts within storage.nats.startTimeout)`,
+            { cause: err },
+          ),
+        );
+      }
+      const retryInMs = Math.min(wait, left);
+      log.warn(
+        {
+          servers: nats.servers,
+          attempt,
+          retryInMs,
+          reason: err instanceof Error ? err.message : String(err),
+        },
+        'NATS not usable yet: trying again until storage.nats.startTimeout',
+      );
+      await clock.sleep(retryInMs);
+      wait = Math.min(wait * 2, MAX_RETRY_MS);
+    }
   }
 }
