@@ -19,7 +19,15 @@ import { createMetrics, type RelayMetrics } from './metrics/registry.ts';
 import { Journal } from './journal/journal.ts';
 import { JournalStorage } from './journal/storage.ts';
 import { MemoryStorage } from './storage/memory.ts';
-import { ANNOUNCE_EVERY_MS, type Storage } from './storage/storage.ts';
+import {
+  ANNOUNCE_EVERY_MS,
+  findsPending,
+  keepsAttempts,
+  keepsDeadLetters,
+  knowsInstances,
+  noticesOtherWriters,
+  type Storage,
+} from './storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
 import { ConfigError } from './errors.ts';
 
@@ -103,9 +111,9 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
           store: history.attempts.store,
           relay: instance,
           durable:
-            history.attempts.store === 0
+            history.attempts.store === 0 || !keepsAttempts(storage)
               ? undefined
-              : storage.attempts?.({
+              : storage.attempts({
                   keep: history.attempts.store,
                   maxAgeMs: history.attempts.maxAge / 1e6,
                 }),
@@ -142,22 +150,22 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   }
   const configured = (): Set<string> => new Set(endpoints.list.map((e) => e.config.name));
   if (journal !== undefined) reportOrphans(journal, configured(), restored, deps.log);
-  storage.registerMetrics?.(metrics.register);
-  if (storage instanceof JournalStorage) {
-    storage.onChangedElsewhere = () => {
+  storage.registerMetrics(metrics.register);
+  if (noticesOtherWriters(storage)) {
+    storage.watchOtherWriters(() => {
       view?.refresh();
-    };
+    });
   }
   registerBacklogMetrics(metrics, () => endpoints.list, clock, view);
   const reloads = new ConfigReloads(metrics, config, clock);
   let listening = false;
   let shuttingDown = false;
   // Once a second: the journal gives freed space back and notices the dead-letters CLI.
-  const housekeeping = storage.durable
-    ? setInterval(() => {
+  const stopHousekeeping = storage.durable
+    ? clock.every(1000, () => {
         storage.tick(clock.now());
         attempts?.tick(clock.now());
-      }, 1000).unref()
+      })
     : undefined;
   const tokens = new BearerTokens(config.http.auth.tokens);
   const adminTokens = new BearerTokens(config.http.debug.auth.tokens);
@@ -233,30 +241,28 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     endpoints,
     tokens: adminTokens,
     reload: reloadFromFile,
-    deadLetters: storage.deadLetters?.(),
+    deadLetters: keepsDeadLetters(storage) ? storage.deadLetters() : undefined,
     attempts,
     trail,
-    pendingFor: storage.pendingFor?.bind(storage),
+    pendingFor: findsPending(storage) ? (id) => storage.pendingFor(id) : undefined,
     instance,
     startedAt,
-    // As Storage: the `instanceof JournalStorage` test above narrowed it to a union whose
-    // JournalStorage side has no shared-backend methods.
-    instances: (storage as Storage).instances?.bind(storage),
+    instances: knowsInstances(storage) ? () => storage.instances() : undefined,
   };
   // Relays sharing storage (NATS) tell each other how their endpoints are doing.
-  const announce = (storage as Storage).announce?.bind(storage);
-  const announcing =
-    announce === undefined
-      ? undefined
-      : setInterval(() => {
-          announce({
+  const stopAnnouncing = knowsInstances(storage)
+    ? clock.every(ANNOUNCE_EVERY_MS, () => {
+        storage
+          .announce({
             id: instance,
             startedAt,
             endpoints: endpoints.list.map((e) => endpointView(admin, e, false)),
-          }).catch((err: unknown) => {
+          })
+          .catch((err: unknown) => {
             deps.log.debug({ err }, 'could not report this relay to the others');
           });
-        }, ANNOUNCE_EVERY_MS).unref();
+      })
+    : undefined;
   const debug = buildDebugApp({
     log: deps.log.child({ listener: 'debug' }),
     endpoints: () => endpoints.list,
@@ -265,7 +271,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     metrics,
     journal: view,
     startedAt,
-    isReady: () => listening && !shuttingDown && (storage.ready?.() ?? true),
+    isReady: () => listening && !shuttingDown && storage.ready(),
     admin,
   });
 
@@ -296,8 +302,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     async drain(timeoutMs) {
       const drained = await endpoints.drain(timeoutMs);
       attempts?.flush();
-      if (housekeeping !== undefined) clearInterval(housekeeping);
-      if (announcing !== undefined) clearInterval(announcing);
+      stopHousekeeping?.();
+      stopAnnouncing?.();
       await storage.close();
       return {
         drained,

@@ -7,6 +7,11 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms`, or at once when `signal` aborts (clearing the timer). Never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Runs `task` every `ms` until the returned function is called; periodic work (ticks,
+   * pruning, reports) keeps nothing alive by itself, so a relay that is closed can exit.
+   */
+  every(ms: number, task: () => void): () => void;
 }
 
 export const systemClock: Clock = {
@@ -27,5 +32,11 @@ export const systemClock: Clock = {
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
     });
+  },
+  every(ms, task) {
+    const timer = setInterval(task, ms).unref();
+    return () => {
+      clearInterval(timer);
+    };
   },
 };

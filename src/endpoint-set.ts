@@ -9,7 +9,7 @@ import type { EventFacts } from './event.ts';
 import type { AttemptLog } from './history/attempts.ts';
 import type { EventTrail } from './history/events.ts';
 import type { RelayMetrics } from './metrics/registry.ts';
-import type { Storage } from './storage/storage.ts';
+import { keepsPauses, sharesPauses, type Storage } from './storage/storage.ts';
 
 /** What applying a config changed, by endpoint name. */
 export interface ApplyReport {
@@ -61,12 +61,23 @@ export class EndpointSet {
   constructor(deps: EndpointSetDeps) {
     this.#deps = deps;
     // Paused before a restart (the journal keeps pauses).
-    for (const name of deps.storage.pausedEndpoints?.() ?? []) this.#paused.add(name);
+    const storage = deps.storage;
+    if (keepsPauses(storage)) {
+      for (const name of storage.pausedEndpoints()) this.#paused.add(name);
+    }
     // Relays sharing storage (NATS): a pause or resume through any of them holds here too.
-    deps.storage.watchPaused?.((name, paused) => {
-      if (paused) this.#pauseHere(name);
-      else this.#resumeHere(name);
-    });
+    if (sharesPauses(storage)) {
+      storage.watchPaused((name, paused) => {
+        if (paused) this.#pauseHere(name);
+        else this.#resumeHere(name);
+      });
+    }
+  }
+
+  /** Has storage keep the pause (or its end), where it keeps pauses at all. */
+  #keepPause(name: string, paused: boolean): void | Promise<void> {
+    const storage = this.#deps.storage;
+    return keepsPauses(storage) ? storage.setPaused(name, paused) : undefined;
   }
 
   #pauseHere(name: string): boolean {
@@ -118,7 +129,7 @@ export class EndpointSet {
       removed.push(name);
       // A removed endpoint's pause ends with it: if it returns, it delivers.
       if (this.#paused.delete(name)) {
-        void Promise.resolve(this.#deps.storage.setPaused?.(name, false)).catch((err: unknown) => {
+        void Promise.resolve(this.#keepPause(name, false)).catch((err: unknown) => {
           this.#deps.log.warn(
             { err, endpoint: name },
             'could not clear the pause of a removed endpoint',
@@ -160,14 +171,14 @@ export class EndpointSet {
    */
   async pause(name: string): Promise<boolean> {
     if (!this.#pauseHere(name)) return false;
-    await this.#deps.storage.setPaused?.(name, true);
+    await this.#keepPause(name, true);
     return true;
   }
 
   /** Delivers `name`'s backlog again. False if it was not paused. */
   async resume(name: string): Promise<boolean> {
     if (!this.#resumeHere(name)) return false;
-    await this.#deps.storage.setPaused?.(name, false);
+    await this.#keepPause(name, false);
     return true;
   }
 

@@ -3,7 +3,7 @@ import type { Clock } from './clock.ts';
 import type { EndpointConfig, FormatConfig } from './config/endpoint.ts';
 import type { RelayMetrics } from './metrics/registry.ts';
 import { EndpointStats } from './metrics/endpoint-stats.ts';
-import type { Backlog, Storage } from './storage/storage.ts';
+import { defersRetries, type Backlog, type Storage } from './storage/storage.ts';
 import { DeliveryLoop, type DeliveryPolicy } from './endpoint/delivery-loop.ts';
 import { Breaker } from './endpoint/breaker.ts';
 import { Filter } from './endpoint/filter.ts';
@@ -214,7 +214,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
       maxRetryAfterMs: config.retry.maxRetryAfterNs / 1e6,
     },
     // A shared backend (NATS) takes failed events back with the breaker's delay.
-    defer: backlog.defer !== undefined,
+    defer: defersRetries(backlog),
   });
   const policy: DeliveryPolicy = {
     maxEvents: config.batch.maxEvents,

@@ -49,6 +49,20 @@ export class FakeClock implements Clock {
     });
   }
 
+  every(ms: number, task: () => void): () => void {
+    const stop = new AbortController();
+    void (async () => {
+      for (;;) {
+        await this.sleep(ms, stop.signal);
+        if (stop.signal.aborted) return;
+        task();
+      }
+    })();
+    return () => {
+      stop.abort();
+    };
+  }
+
   get pendingTimers(): number {
     return this.#timers.length;
   }

@@ -12,7 +12,19 @@ import { Journal } from '../src/journal/journal.ts';
 import { JournalStorage } from '../src/journal/storage.ts';
 import { NatsStorage } from '../src/nats/storage.ts';
 import { MemoryStorage } from '../src/storage/memory.ts';
-import { type Backlog, type BacklogObserver, type Storage } from '../src/storage/storage.ts';
+import {
+  defersRetries,
+  findsPending,
+  keepsAttempts,
+  keepsDeadLetters,
+  keepsPauses,
+  knowsInstances,
+  noticesOtherWriters,
+  sharesPauses,
+  type Backlog,
+  type BacklogObserver,
+  type Storage,
+} from '../src/storage/storage.ts';
 import { memoryLogger, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats, type NatsCluster } from './nats-process.ts';
 import { StorageUnavailableError } from '../src/errors.ts';
@@ -21,6 +33,8 @@ interface Backend {
   readonly name: string;
   /** Why the suite cannot run here (a peer not installed), or false. */
   readonly skip?: string | false;
+  /** The capabilities it declares beyond the contract (see storage.ts). */
+  readonly capabilities: readonly string[];
   /** A fresh storage; `reopen` gives a storage over the same data (durable backends). */
   open(): Promise<{ storage: Storage; reopen: () => Promise<Storage> }>;
 }
@@ -57,6 +71,7 @@ const natsStorage = (stream: string): Promise<NatsStorage> =>
 const BACKENDS: Backend[] = [
   {
     name: 'memory',
+    capabilities: [],
     open: () =>
       Promise.resolve({
         storage: new MemoryStorage(),
@@ -65,6 +80,13 @@ const BACKENDS: Backend[] = [
   },
   {
     name: 'journal (SQLite)',
+    capabilities: [
+      'keepsPauses',
+      'keepsDeadLetters',
+      'keepsAttempts',
+      'findsPending',
+      'noticesOtherWriters',
+    ],
     open() {
       const dir = mkdtempSync(join(tmpdir(), 'relay-contract-'));
       return Promise.resolve({
@@ -75,6 +97,14 @@ const BACKENDS: Backend[] = [
   },
   {
     name: 'NATS JetStream',
+    capabilities: [
+      'keepsPauses',
+      'sharesPauses',
+      'knowsInstances',
+      'keepsDeadLetters',
+      'keepsAttempts',
+      'defersRetries',
+    ],
     skip: natsSkip,
     async open() {
       streams += 1;
@@ -123,6 +153,26 @@ const ids = (events: readonly RelayEvent[]): string[] => events.map((e) => e.id)
 
 for (const backend of BACKENDS) {
   describe(`storage contract: ${backend.name}`, { skip: backend.skip ?? false }, () => {
+    it('declares exactly its capabilities, each asked for by type', async () => {
+      const { storage } = await backend.open();
+      const guards = {
+        keepsPauses,
+        sharesPauses,
+        knowsInstances,
+        keepsDeadLetters,
+        keepsAttempts,
+        findsPending,
+        noticesOtherWriters,
+        defersRetries: (s: Storage) => defersRetries(s.backlog('cap', options(observer().o))),
+      };
+      const declared = Object.entries(guards)
+        .filter(([, guard]) => guard(storage))
+        .map(([name]) => name);
+      assert.deepEqual(declared.sort(), [...backend.capabilities].sort());
+      assert.equal(typeof storage.ready(), 'boolean');
+      await storage.close();
+    });
+
     it('hands appended events to the backlogs of their targets only, oldest first', async () => {
       const { storage } = await backend.open();
       const a = storage.backlog('a', options(observer().o));

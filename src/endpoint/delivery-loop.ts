@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import type { Backlog } from '../storage/storage.ts';
+import { defersRetries, type Backlog } from '../storage/storage.ts';
 import { RESOLVED, type Sink } from '../sink.ts';
 import { Delivery } from './delivery.ts';
 import type { EndpointListener } from './listener.ts';
@@ -222,8 +222,9 @@ export class DeliveryLoop {
       for (const event of delivery.events) this.#listener.onDelivered(event);
     } catch (err) {
       if (this.#abandoned.has(delivery)) return;
-      if (err instanceof DeferredError && this.#backlog.defer !== undefined) {
-        this.#backlog.defer(delivery.events, err.delayMs);
+      const backlog = this.#backlog;
+      if (err instanceof DeferredError && defersRetries(backlog)) {
+        backlog.defer(delivery.events, err.delayMs);
       } else if (err instanceof GaveUpError) {
         this.#backlog.deadLetter(delivery.events, {
           attempts: err.attempts,

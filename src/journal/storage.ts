@@ -6,6 +6,11 @@ import type {
   BacklogObserver,
   BacklogOptions,
   DeadLetterReason,
+  FindsPending,
+  KeepsAttempts,
+  KeepsDeadLetters,
+  KeepsPauses,
+  NoticesOtherWriters,
   Storage,
 } from '../storage/storage.ts';
 import type { DeadLetterStore } from '../storage/dead-letters.ts';
@@ -18,7 +23,15 @@ import { Ring } from '../ring.ts';
  * ingest answers, and each endpoint's backlog is a window over it. The journal's position
  * of an event (`seq`) is kept here beside the event, never on it.
  */
-export class JournalStorage implements Storage {
+export class JournalStorage
+  implements
+    Storage,
+    KeepsPauses,
+    KeepsDeadLetters,
+    KeepsAttempts,
+    FindsPending,
+    NoticesOtherWriters
+{
   readonly durable = true;
   readonly journal: Journal;
   readonly #window: number;
@@ -27,8 +40,8 @@ export class JournalStorage implements Storage {
   readonly #seqs = new WeakMap<RelayEvent, number>();
   /** Undelivered events per endpoint found at open, handed to each backlog once. */
   readonly #restored: Map<string, number>;
-  /** Called when another process (the dead-letters CLI) changed the journal. */
-  onChangedElsewhere: () => void = () => undefined;
+  /** Told when another process (the dead-letters CLI) changed the journal. */
+  #onChangedElsewhere: () => void = () => undefined;
 
   constructor(journal: Journal, window: number) {
     this.journal = journal;
@@ -95,7 +108,19 @@ export class JournalStorage implements Storage {
   /** Backlogs read the journal again: dead letters were replayed or purged. */
   #reread(): void {
     for (const backlog of this.#backlogs.values()) backlog.recheckDisk();
-    this.onChangedElsewhere();
+    this.#onChangedElsewhere();
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  registerMetrics(): void {
+    // The journal's series are the relay's own (relay_journal_*), registered with it.
+  }
+
+  watchOtherWriters(onChange: () => void): void {
+    this.#onChangedElsewhere = onChange;
   }
 
   pausedEndpoints(): readonly string[] {

@@ -27,7 +27,12 @@ import {
   type BacklogObserver,
   type BacklogOptions,
   type DeadLetterReason,
+  type DefersRetries,
   type InstanceReport,
+  type KeepsAttempts,
+  type KeepsDeadLetters,
+  type KnowsInstances,
+  type SharesPauses,
   type Storage,
 } from '../storage/storage.ts';
 import { StorageUnavailableError } from '../errors.ts';
@@ -77,7 +82,9 @@ function unavailable(err: unknown): StorageUnavailableError {
  * once its one consumer acknowledged it), with at most `concurrency × batch.maxEvents`
  * messages out at once cluster-wide, so `concurrency: 1` keeps the order across relays.
  */
-export class NatsStorage implements Storage {
+export class NatsStorage
+  implements Storage, SharesPauses, KnowsInstances, KeepsDeadLetters, KeepsAttempts
+{
   readonly durable = true;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
@@ -464,7 +471,7 @@ export class NatsStorage implements Storage {
  * this relay, oldest first. They stay this relay's (in-progress acks) until settled; what
  * another relay holds, or the server has not handed out yet, is pending but not waiting.
  */
-export class NatsBacklog implements Backlog {
+export class NatsBacklog implements Backlog, DefersRetries {
   readonly endpoint: string;
   readonly #storage: NatsStorage;
   readonly #waiting = new Ring<RelayEvent>();

@@ -66,6 +66,14 @@ export class MemoryStorage implements Storage {
     // Nothing to keep tidy in memory.
   }
 
+  ready(): boolean {
+    return true;
+  }
+
+  registerMetrics(): void {
+    // Memory has no series of its own: the backlogs' are the relay's.
+  }
+
   close(): void {
     this.#closed = true;
   }

@@ -33,7 +33,7 @@ export interface Storage {
   /** True when an accepted event survives a crash of the process. */
   readonly durable: boolean;
   /** False while the backend cannot take events (a networked one lost its server). */
-  ready?(): boolean;
+  ready(): boolean;
   append(events: readonly NewEvent[], targets: readonly (readonly string[])[]): Promise<void>;
   backlog(endpoint: string, options: BacklogOptions): Backlog;
   /**
@@ -49,25 +49,66 @@ export interface Storage {
   tick(now: number): void;
   /** Stops; a networked backend resolves once what it owes the server is sent. */
   close(): void | Promise<void>;
-  /** Endpoints paused through the admin API before a restart (a backend that keeps them). */
-  pausedEndpoints?(): readonly string[];
-  /** Keeps a pause (or its end) for after a restart, and for every relay sharing it. */
-  setPaused?(endpoint: string, paused: boolean): void | Promise<void>;
-  /** A shared backend: `onChange` is told of pauses and resumes made through other relays. */
-  watchPaused?(onChange: (endpoint: string, paused: boolean) => void): void;
-  /** A shared backend: tells the other relays about this one (the status page's instances). */
-  announce?(report: InstanceReport): Promise<void>;
-  /** A shared backend: every relay that reported lately. */
-  instances?(): Promise<readonly (InstanceReport & { seenAt: number })[]>;
-  /** A durable backend's dead letters, for the admin API (the running relay's own view). */
-  deadLetters?(): DeadLetterStore;
-  /** The endpoints that still owe this event, looked up in storage (the journal). */
-  pendingFor?(eventId: string): readonly string[];
-  /** A durable backend's store for the attempts log, kept within these bounds per endpoint. */
-  attempts?(bounds: { keep: number; maxAgeMs: number }): AttemptStore;
-  /** Adds the backend's own series to the relay's Prometheus registry (NATS: connection, consumers). */
-  registerMetrics?(register: Registry): void;
+  /** Adds the backend's own series to the relay's Prometheus registry (none for memory). */
+  registerMetrics(register: Registry): void;
 }
+
+// What only some backends can do, each an interface of its own that a backend declares
+// (`implements Storage, KeepsPauses`) and a caller asks for by type with the guard beside
+// it, as Go asks `storage.(KeepsPauses)`: no optional members to probe.
+
+/** Keeps pauses made through the admin API across a restart (the journal, NATS). */
+export interface KeepsPauses {
+  /** Endpoints paused before this start. */
+  pausedEndpoints(): readonly string[];
+  /** Keeps a pause (or its end) for after a restart, and for every relay sharing it. */
+  setPaused(endpoint: string, paused: boolean): void | Promise<void>;
+}
+
+/** Shares pauses between relays (NATS): told of pauses and resumes made elsewhere. */
+export interface SharesPauses extends KeepsPauses {
+  watchPaused(onChange: (endpoint: string, paused: boolean) => void): void;
+}
+
+/** Relays sharing the backend tell each other about themselves (the instances list). */
+export interface KnowsInstances {
+  announce(report: InstanceReport): Promise<void>;
+  /** Every relay that reported lately. */
+  instances(): Promise<readonly (InstanceReport & { seenAt: number })[]>;
+}
+
+/** Keeps the events given up on, for the admin API and the CLI. */
+export interface KeepsDeadLetters {
+  deadLetters(): DeadLetterStore;
+}
+
+/** Keeps the attempts log, within these bounds per endpoint. */
+export interface KeepsAttempts {
+  attempts(bounds: { keep: number; maxAgeMs: number }): AttemptStore;
+}
+
+/** Can say which endpoints still owe one event, by its id (the journal). */
+export interface FindsPending {
+  pendingFor(eventId: string): readonly string[];
+}
+
+/** Notices what another process changed (the dead-letters CLI on the same journal). */
+export interface NoticesOtherWriters {
+  watchOtherWriters(onChange: () => void): void;
+}
+
+function declares<T>(storage: Storage, method: keyof T & string): storage is Storage & T {
+  return typeof (storage as unknown as Record<string, unknown>)[method] === 'function';
+}
+
+export const keepsPauses = (s: Storage) => declares<KeepsPauses>(s, 'setPaused');
+export const sharesPauses = (s: Storage) => declares<SharesPauses>(s, 'watchPaused');
+export const knowsInstances = (s: Storage) => declares<KnowsInstances>(s, 'instances');
+export const keepsDeadLetters = (s: Storage) => declares<KeepsDeadLetters>(s, 'deadLetters');
+export const keepsAttempts = (s: Storage) => declares<KeepsAttempts>(s, 'attempts');
+export const findsPending = (s: Storage) => declares<FindsPending>(s, 'pendingFor');
+export const noticesOtherWriters = (s: Storage) =>
+  declares<NoticesOtherWriters>(s, 'watchOtherWriters');
 
 /**
  * One endpoint's undelivered events, oldest first. A delivery loop leases the oldest
@@ -88,12 +129,6 @@ export interface Backlog {
   ack(events: readonly RelayEvent[]): void;
   /** Not delivered, not given up on (a defect, a shutdown): they wait again, first. */
   retryLater(events: readonly RelayEvent[]): void;
-  /**
-   * A shared backend only: an attempt failed and the breaker asks for `delayMs`; the
-   * events go back to the server, to be offered again after that delay to any relay
-   * (NATS: nak with delay). Without it, the retrying sink waits holding the events.
-   */
-  defer?(events: readonly RelayEvent[], delayMs: number): void;
   /** Given up on (retry limits, unrenderable): they leave for the dead letters. */
   deadLetter(events: readonly RelayEvent[], reason: DeadLetterReason): void;
   /**
@@ -101,6 +136,19 @@ export interface Backlog {
    * another process). One listener: the endpoint's delivery loop.
    */
   onAvailable: (() => void) | undefined;
+}
+
+/**
+ * A backlog shared by several relays (NATS): an attempt failed and the breaker asks for
+ * `delayMs`; the events go back to the server, to be offered again after that delay to any
+ * relay (nak with delay). Without it, the retrying sink waits holding the events.
+ */
+export interface DefersRetries {
+  defer(events: readonly RelayEvent[], delayMs: number): void;
+}
+
+export function defersRetries(backlog: Backlog): backlog is Backlog & DefersRetries {
+  return typeof (backlog as unknown as Record<string, unknown>)['defer'] === 'function';
 }
 
 export interface DeadLetterReason {
