@@ -2,11 +2,16 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.ts';
-import { JOURNAL_USAGE, runJournalCommand } from './journal/cli.ts';
-import { createLogger } from './logger.ts';
-import { reloadRunning, writePidFile } from './reload-command.ts';
-import { startRelay } from './server.ts';
-import { ConfigError, NatsUnavailableError, ReloadCommandError, UsageError } from './errors.ts';
+import { JOURNAL_USAGE, runJournalCommand } from './cli/storage-commands.ts';
+import { createLogger } from './core/logger.ts';
+import { reloadRunning, writePidFile } from './cli/reload-command.ts';
+import { startRelay } from './relay/server.ts';
+import {
+  ConfigError,
+  NatsUnavailableError,
+  ReloadCommandError,
+  UsageError,
+} from './core/errors.ts';
 
 const USAGE = `usage:
   registry-relay --config FILE      run the relay (or set RELAY_CONFIG=FILE)

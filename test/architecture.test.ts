@@ -1,5 +1,6 @@
 // Rules of the code's shape that a reader relies on, checked on every run.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -30,5 +31,21 @@ describe('architecture', () => {
         });
     }
     assert.deepEqual(reads, [], 'read the time through the injected Clock');
+  });
+});
+
+describe('layers', () => {
+  it('every module of src/ imports only from its own layer or a lower one', () => {
+    const bin = new URL('../node_modules/.bin/depcruise', import.meta.url).pathname;
+    const run = spawnSync(
+      bin,
+      ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'],
+      {
+        cwd: new URL('..', import.meta.url).pathname,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /no dependency violations found \((\d+) modules/);
   });
 });

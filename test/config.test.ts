@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../src/config/load.ts';
 import { parseListenAddress } from '../src/config/schema.ts';
 import { formatDuration, parseByteSize, parseGoDuration } from '../src/config/units.ts';
-import { ConfigError } from '../src/errors.ts';
+import { ConfigError } from '../src/core/errors.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 
@@ -325,6 +325,7 @@ notifications:
       maxAge: 7 * 24 * 3600e9,
       maxBytes: 0,
       ackWait: 30e9,
+      startTimeout: 60e9,
     });
     const p = problems(
       `storage: {path: /data, nats: {servers: ["n1:4222"], stream: "a.b", replicas: 7}}\n${oneEndpoint('')}`,

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Delivery } from '../src/endpoint/delivery.ts';
 import { DeliveryLoop, type DeliveryPolicy } from '../src/endpoint/delivery-loop.ts';
-import type { RelayEvent } from '../src/event.ts';
+import type { RelayEvent } from '../src/core/event.ts';
 import { EndpointStats } from '../src/metrics/endpoint-stats.ts';
 import { createMetrics } from '../src/metrics/registry.ts';
-import type { Sink } from '../src/sink.ts';
+import type { Sink } from '../src/core/sink.ts';
 import type { Backlog } from '../src/storage/storage.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
-import { GaveUpError } from '../src/errors.ts';
+import { GaveUpError } from '../src/core/errors.ts';
 
 /** A backlog that claims `extra` more waiting events than it can hand out. */
 class MiscountingBacklog implements Backlog {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Filter } from '../src/endpoint/filter.ts';
-import { readEnvelope, type Accepted } from '../src/event.ts';
+import { readEnvelope, type Accepted } from '../src/core/event.ts';
 import { closedAfterTests, loadFixtures, makeConfig } from './helpers.ts';
-import { ConfigError } from '../src/errors.ts';
+import { ConfigError } from '../src/core/errors.ts';
 
 // The 14 events registry 2.8.2 sent for: push of a 2-layer image as team/app:v1.0.0, pulls
 // by tag and digest, a blob pull, a mount into mirror/app, pushes of :latest and :canary,

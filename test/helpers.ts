@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { after } from 'node:test';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import type { Clock } from '../src/clock.ts';
+import type { Clock } from '../src/core/clock.ts';
 import { parseConfig } from '../src/config/load.ts';
 import type { RelayConfig } from '../src/config/schema.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger } from '../src/core/logger.ts';
 
 /**
  * A clock that moves only when told. `advance` fires due sleeps in time order and lets the
@@ -272,7 +272,7 @@ export async function startTestRelay(
   extra: Record<string, unknown> = {},
   opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {},
 ) {
-  const { startRelay } = await import('../src/server.ts');
+  const { startRelay } = await import('../src/relay/server.ts');
   const { log, lines } = memoryLogger();
   const config = makeConfig(endpoints, extra, opts.env);
   const running = await startRelay(config, {

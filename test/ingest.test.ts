@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildRelay, type Relay } from '../src/app.ts';
+import { buildRelay, type Relay } from '../src/relay/app.ts';
 import { RecentIds } from '../src/ingest/recent-ids.ts';
 import { MemoryStorage } from '../src/storage/memory.ts';
 import {

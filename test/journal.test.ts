@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { closedAfterTests, envelope, portToReopen, pushEvent, waitUntil } from './helpers.ts';
-import type { NewEvent } from '../src/event.ts';
+import type { NewEvent } from '../src/core/event.ts';
 import { Journal } from '../src/journal/journal.ts';
 import { freePort } from './registry-process.ts';
 import { runCli as cli } from './relay-process.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { redactUrl } from '../src/endpoint/redact.ts';
+import { redactUrl } from '../src/core/redact.ts';
 
 describe('redactUrl', () => {
   it('keeps scheme, host and port; replaces path, query and userinfo by a fingerprint', () => {

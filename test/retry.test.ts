@@ -4,10 +4,10 @@ import { Breaker, type BackoffPolicy } from '../src/endpoint/breaker.ts';
 import { Delivery } from '../src/endpoint/delivery.ts';
 import { RetryingSink, type RetryLimits } from '../src/endpoint/retry.ts';
 import type { Logger } from 'pino';
-import type { RelayEvent } from '../src/event.ts';
-import { RESOLVED, type Sink } from '../src/sink.ts';
+import type { RelayEvent } from '../src/core/event.ts';
+import { RESOLVED, type Sink } from '../src/core/sink.ts';
 import { FakeClock, memoryLogger, settle } from './helpers.ts';
-import { DeliveryError, FormatError, GaveUpError, SinkClosedError } from '../src/errors.ts';
+import { DeliveryError, FormatError, GaveUpError, SinkClosedError } from '../src/core/errors.ts';
 
 const fixed = (delayMs: number): BackoffPolicy => ({ strategy: 'fixed', delayMs });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Ring } from '../src/ring.ts';
+import { Ring } from '../src/core/ring.ts';
 
 type Op = { push: number } | { unshift: number[] } | { shift: true };
 

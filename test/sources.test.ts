@@ -14,7 +14,7 @@ import { SOURCE_TYPES, type Normalized } from '../src/sources/adapter.ts';
 import { closedAfterTests } from './helpers.ts';
 import { ADAPTERS } from '../src/sources/index.ts';
 import { verify } from '../src/sources/verify.ts';
-import { SourceBodyError, VerifyError } from '../src/errors.ts';
+import { SourceBodyError, VerifyError } from '../src/core/errors.ts';
 
 const scope = closedAfterTests();
 const RECEIVED = Date.parse('2026-01-02T03:04:05.000Z');

@@ -2,12 +2,12 @@
 // against memory, the SQLite journal and NATS JetStream (a real nats-server) alike. A new
 // backend joins the list below.
 import assert from 'node:assert/strict';
-import { systemClock } from '../src/clock.ts';
+import { systemClock } from '../src/core/clock.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { NewEvent, RelayEvent } from '../src/event.ts';
+import type { NewEvent, RelayEvent } from '../src/core/event.ts';
 import { Journal } from '../src/journal/journal.ts';
 import { JournalStorage } from '../src/journal/storage.ts';
 import { NatsStorage } from '../src/nats/storage.ts';
@@ -27,7 +27,7 @@ import {
 } from '../src/storage/storage.ts';
 import { memoryLogger, waitUntil } from './helpers.ts';
 import { natsSkip, requireNats, startNats, type NatsCluster } from './nats-process.ts';
-import { StorageUnavailableError } from '../src/errors.ts';
+import { StorageUnavailableError } from '../src/core/errors.ts';
 
 interface Backend {
   readonly name: string;

@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { crossChecks } from './checks.ts';
 import { configSchema, type RelayConfig } from './schema.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../core/errors.ts';
 
 type Path = readonly PropertyKey[];
 

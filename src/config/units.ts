@@ -1,3 +1,4 @@
+import { SinceError } from '../core/errors.ts';
 // Parsers for the unit-bearing values a registry config uses, with the registry's meaning.
 
 const DURATION_UNITS_NS: Readonly<Record<string, number>> = {
@@ -79,4 +80,15 @@ export function parseByteSize(value: string | number): number | undefined {
   const scale = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
   if (scale === undefined) return undefined;
   return Math.floor(Number(m[1]) * scale);
+}
+
+/** `since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
+export function parseSince(text: string, now: number): number {
+  const ns = parseGoDuration(text);
+  if (ns !== undefined && ns > 0) return now - ns / 1e6;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) {
+    throw new SinceError(`since ${JSON.stringify(text)}: not a duration ("24h") nor a date`);
+  }
+  return at;
 }

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { defersRetries, type Backlog } from '../storage/storage.ts';
-import { RESOLVED, type Sink } from '../sink.ts';
+import { RESOLVED, type Sink } from '../core/sink.ts';
 import { Delivery } from './delivery.ts';
 import type { EndpointListener } from './listener.ts';
-import { DeferredError, GaveUpError } from '../errors.ts';
+import { DeferredError, GaveUpError } from '../core/errors.ts';
 
 /** How a queue hands its events on: how many per request, how long to gather, how many at once. */
 export interface DeliveryPolicy {

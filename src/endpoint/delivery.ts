@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RelayEvent } from '../event.ts';
+import type { RelayEvent } from '../core/event.ts';
 
 /** One request's body and the headers that describe it, as a format renders them. */
 export interface Payload {

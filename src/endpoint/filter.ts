@@ -1,6 +1,6 @@
 import picomatch from 'picomatch';
-import type { EventFacts } from '../event.ts';
-import { PatternError } from '../errors.ts';
+import type { EventFacts } from '../core/event.ts';
+import { PatternError } from '../core/errors.ts';
 
 export interface IgnoreRules {
   /** The registry's `ignoredmediatypes` and `ignore.mediatypes`, merged. */

@@ -1,15 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import type { Clock } from '../clock.ts';
-import { type Sink } from '../sink.ts';
+import type { Clock } from '../core/clock.ts';
+import { type Sink } from '../core/sink.ts';
 import type { Delivery, Payload } from './delivery.ts';
 import { type Format } from './format/format.ts';
-import { redactUrl } from './redact.ts';
+import { redactUrl } from '../core/redact.ts';
 import type { EndpointListener } from './listener.ts';
 import type { Signer } from './signing.ts';
 import { BODY_KEPT, type RawAttempt } from '../history/attempts.ts';
-import { DeliveryError, FormatError, SinkClosedError } from '../errors.ts';
+import { DeliveryError, FormatError, SinkClosedError } from '../core/errors.ts';
 
 /**
  * Retry-After as milliseconds from `nowMs`: delay-seconds or an HTTP-date (RFC 9110).

@@ -1,4 +1,4 @@
-import type { RelayEvent } from '../event.ts';
+import type { RelayEvent } from '../core/event.ts';
 
 /** What one HTTP attempt came to. */
 export type AttemptOutcome =

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.ts';
-import { type Sink } from '../sink.ts';
+import type { Clock } from '../core/clock.ts';
+import { type Sink } from '../core/sink.ts';
 import type { Breaker } from './breaker.ts';
 import type { Delivery } from './delivery.ts';
 import {
@@ -9,7 +9,7 @@ import {
   FormatError,
   GaveUpError,
   SinkClosedError,
-} from '../errors.ts';
+} from '../core/errors.ts';
 
 /** Per endpoint, optional: when to stop retrying an event and dead-letter it. */
 export interface RetryLimits {

@@ -1,5 +1,5 @@
-import { redactUrl } from '../endpoint/redact.ts';
-import { AttemptQueryError } from '../errors.ts';
+import { redactUrl } from '../core/redact.ts';
+import { AttemptQueryError } from '../core/errors.ts';
 
 /** How one attempt ended: 2xx, another status, or no answer at all. */
 export type AttemptResult = 'success' | 'failure' | 'error';

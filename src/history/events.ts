@@ -1,4 +1,4 @@
-import type { NewEvent, RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../core/event.ts';
 
 /** Where one event is for one endpoint, as this relay saw it. */
 export type Whereabouts = 'pending' | 'delivered' | 'dead-letter' | 'dropped' | 'filtered-out';

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.ts';
-import { Ring } from '../ring.ts';
+import type { Clock } from '../core/clock.ts';
+import { Ring } from '../core/ring.ts';
 
 // Entry numbers wrap at 2^30 so that they stay small integers (no heap number per id);
 // the rings never hold more than 2 × maxIds + 1 entries (maxIds ≤ 10,000,000), far fewer.

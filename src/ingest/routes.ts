@@ -5,14 +5,13 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from 'pino';
-import type { Broadcaster } from '../broadcaster.ts';
-import type { Clock } from '../clock.ts';
-import { readEnvelope, type Accepted } from '../event.ts';
+import type { Clock } from '../core/clock.ts';
+import { readEnvelope, type Accepted } from '../core/event.ts';
 import type { SourceConfig } from '../config/sources.ts';
 import { ADAPTERS } from '../sources/index.ts';
 import { verify } from '../sources/verify.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
-import type { BearerTokens } from './auth.ts';
+import type { BearerTokens } from '../core/tokens.ts';
 import type { RecentIds } from './recent-ids.ts';
 import {
   EnvelopeError,
@@ -21,7 +20,7 @@ import {
   SourceBodyError,
   StorageUnavailableError,
   VerifyError,
-} from '../errors.ts';
+} from '../core/errors.ts';
 
 /** What ingest accepts: both envelope versions the registry sends, and plain JSON. */
 export const INGEST_MEDIA_TYPES = [
@@ -39,7 +38,8 @@ export interface IngestDeps {
   readonly maxBodySize: number;
   readonly tokens: BearerTokens;
   readonly recentIds: RecentIds;
-  readonly broadcaster: Broadcaster;
+  /** Keeps accepted events for their endpoints (the relay's broadcaster). */
+  readonly broadcaster: EventWriter;
   readonly stats: IngestStats;
   /** How 503 codes name the storage: `journal_full`, or `storage_unavailable` for NATS. */
   readonly storageName: 'journal' | 'storage';
@@ -52,6 +52,11 @@ export interface IngestDeps {
   /** Counts what each source sent: accepted, duplicate, ignored, rejected, unauthorized. */
   readonly sourceCounted?:
     ((source: SourceConfig, result: SourceResult, count: number) => void) | undefined;
+}
+
+/** Where ingest hands accepted events: resolves once they are kept, rejects if not. */
+export interface EventWriter {
+  write(accepted: readonly Accepted[]): Promise<void>;
 }
 
 export type SourceResult = 'accepted' | 'duplicate' | 'ignored' | 'rejected' | 'unauthorized';

@@ -1,10 +1,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { NewEvent, RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../core/event.ts';
 import type { DeadLetterFilter, DeadLetterRecord } from '../storage/dead-letters.ts';
-import { StorageUnavailableError } from '../errors.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { StorageUnavailableError } from '../core/errors.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 
 export type SyncMode = 'normal' | 'full';
 

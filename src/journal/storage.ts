@@ -1,6 +1,6 @@
 import { JournalAttempts } from './attempts.ts';
 import type { Logger } from 'pino';
-import type { NewEvent, RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../core/event.ts';
 import type {
   Backlog,
   BacklogObserver,
@@ -16,7 +16,7 @@ import type {
 import type { DeadLetterStore } from '../storage/dead-letters.ts';
 import { journalDeadLetters } from './dead-letters.ts';
 import type { Journal } from './journal.ts';
-import { Ring } from '../ring.ts';
+import { Ring } from '../core/ring.ts';
 
 /**
  * The durable storage: every accepted event is committed to the SQLite journal before

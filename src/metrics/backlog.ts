@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
-import type { Clock } from '../clock.ts';
-import type { Endpoint } from '../pipeline.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Endpoint } from './endpoint-view.ts';
 import type { Journal } from '../journal/journal.ts';
 import type { RelayMetrics } from './registry.ts';
 

@@ -1,8 +1,8 @@
 import type { Counter } from 'prom-client';
-import type { RelayEvent } from '../event.ts';
+import type { RelayEvent } from '../core/event.ts';
 import { statusText } from '../endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { RelayMetrics } from './registry.ts';
 
 /** Counts per second over the last minute (60 buckets, each stamped with its second). */

@@ -1,5 +1,5 @@
-import type { Endpoint } from '../pipeline.ts';
-import { redactUrl } from '../endpoint/redact.ts';
+import type { Endpoint } from './endpoint-view.ts';
+import { redactUrl } from '../core/redact.ts';
 import type { JournalView } from './backlog.ts';
 import type { IngestStats } from './ingest-stats.ts';
 

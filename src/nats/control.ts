@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ANNOUNCE_EVERY_MS, type InstanceReport } from '../storage/storage.ts';
 import { endpointOfToken, endpointToken } from './subjects.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 
 /** A key-safe token for an instance id (host:pid). */
 function instanceToken(id: string): string {

@@ -8,7 +8,7 @@ import type {
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
 import { readAll } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 
 interface DeadMsg extends DeadLetterRecord {
   readonly seq: number;

@@ -14,8 +14,8 @@ import {
 import { headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { NewEvent, RelayEvent } from '../event.ts';
-import { Ring } from '../ring.ts';
+import type { NewEvent, RelayEvent } from '../core/event.ts';
+import { Ring } from '../core/ring.ts';
 import { connectNats, type NatsConnectionOptions } from './connect.ts';
 import { NatsAttempts } from './attempts.ts';
 import { NatsControl } from './control.ts';
@@ -35,8 +35,8 @@ import {
   type SharesPauses,
   type Storage,
 } from '../storage/storage.ts';
-import { StorageUnavailableError } from '../errors.ts';
-import type { Clock } from '../clock.ts';
+import { StorageUnavailableError } from '../core/errors.ts';
+import type { Clock } from '../core/clock.ts';
 
 export interface NatsStorageOptions extends NatsConnectionOptions {
   /** The relay's clock: when a message without the accepted-at header was accepted. */

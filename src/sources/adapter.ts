@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { SourceBodyError } from '../errors.ts';
+import { SourceBodyError } from '../core/errors.ts';
 
 /** The senders the relay reads webhooks from. */
 export const SOURCE_TYPES = [

@@ -10,7 +10,7 @@ import {
   string,
   type Adapter,
 } from './adapter.ts';
-import { SourceBodyError } from '../errors.ts';
+import { SourceBodyError } from '../core/errors.ts';
 
 /** A promotion copies or moves a tag into another repository: there, it is a push. */
 const ACTIONS: Readonly<Record<string, string>> = {

@@ -11,7 +11,7 @@ import {
   string,
   type Adapter,
 } from './adapter.ts';
-import { SourceBodyError } from '../errors.ts';
+import { SourceBodyError } from '../core/errors.ts';
 
 /**
  * One push event per updated tag. Quay names no event type in the body, no digest, no

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { VerifyError } from '../errors.ts';
+import { VerifyError } from '../core/errors.ts';
 
 /** How a source proves who sent a request. */
 export type SourceAuth =

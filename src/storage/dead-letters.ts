@@ -1,17 +1,3 @@
-import { parseGoDuration } from '../config/units.ts';
-import { SinceError } from '../errors.ts';
-
-/** `since`: "24h" (back from now) or anything Date.parse reads; epoch ms. */
-export function parseSince(text: string, now: number): number {
-  const ns = parseGoDuration(text);
-  if (ns !== undefined && ns > 0) return now - ns / 1e6;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) {
-    throw new SinceError(`since ${JSON.stringify(text)}: not a duration ("24h") nor a date`);
-  }
-  return at;
-}
-
 /** One dead letter as the `dead-letters` command and the admin API show it, whatever the backend. */
 export interface DeadLetterRecord {
   readonly endpoint: string;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { NewEvent, RelayEvent } from '../event.ts';
-import { Ring } from '../ring.ts';
+import type { NewEvent, RelayEvent } from '../core/event.ts';
+import { Ring } from '../core/ring.ts';
 import {
   type Backlog,
   type BacklogObserver,
@@ -8,7 +8,7 @@ import {
   type DeadLetterReason,
   type Storage,
 } from './storage.ts';
-import { StorageUnavailableError } from '../errors.ts';
+import { StorageUnavailableError } from '../core/errors.ts';
 
 /**
  * Backlogs in memory (no `storage.path`), as the registry keeps them: nothing survives the

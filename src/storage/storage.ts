@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { NewEvent, RelayEvent } from '../event.ts';
+import type { NewEvent, RelayEvent } from '../core/event.ts';
 import type { AttemptStore } from '../history/attempts.ts';
 import type { DeadLetterStore } from './dead-letters.ts';
 

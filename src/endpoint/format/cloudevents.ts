@@ -1,8 +1,8 @@
 import { CloudEvent, HTTP } from 'cloudevents';
-import type { RelayEvent } from '../../event.ts';
+import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
 import { registryEvent, viewOf, type Format } from './format.ts';
-import { FormatError } from '../../errors.ts';
+import { FormatError } from '../../core/errors.ts';
 
 /**
  * CloudEvents content modes (HTTP protocol binding 1.0): `binary` puts the attributes in

@@ -1,4 +1,4 @@
-import type { RelayEvent } from '../../event.ts';
+import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
 import type { Format } from './format.ts';
 

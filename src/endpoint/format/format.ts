@@ -1,5 +1,5 @@
-import { targetKinds } from '../../event.ts';
-import type { RelayEvent } from '../../event.ts';
+import { targetKinds } from '../../core/event.ts';
+import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
 
 /** Turns one request's events into its body and content headers. */

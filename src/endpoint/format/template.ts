@@ -1,7 +1,7 @@
-import type { RelayEvent } from '../../event.ts';
+import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
 import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
-import { TemplateError } from '../../errors.ts';
+import { TemplateError } from '../../core/errors.ts';
 
 /**
  * An event with every field a registry (2.8 or 3.x) writes, used to check a template's

@@ -1,12 +1,13 @@
+import { parseSince } from '../config/units.ts';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { readEnvelope, type RelayEvent } from '../event.ts';
-import type { Clock } from '../clock.ts';
-import { redactUrl } from '../endpoint/redact.ts';
-import type { BearerTokens } from '../ingest/auth.ts';
+import { readEnvelope, type RelayEvent } from '../core/event.ts';
+import type { Clock } from '../core/clock.ts';
+import { redactUrl } from '../core/redact.ts';
+import type { BearerTokens } from '../core/tokens.ts';
 import type { LastOutcome } from '../metrics/endpoint-stats.ts';
-import type { Endpoint } from '../pipeline.ts';
-import type { ReloadOutcome } from '../reload.ts';
+import type { Endpoint } from '../metrics/endpoint-view.ts';
+import type { ReloadOutcome } from '../config/reload-outcome.ts';
 import type { InstanceReport } from '../storage/storage.ts';
 import {
   parseStatusFilter,
@@ -15,12 +16,8 @@ import {
   type AttemptRecord,
 } from '../history/attempts.ts';
 import type { EventTrail, Mark } from '../history/events.ts';
-import {
-  parseSince,
-  type DeadLetterFilter,
-  type DeadLetterStore,
-} from '../storage/dead-letters.ts';
-import { AttemptQueryError, EnvelopeError, errorBody, SinceError } from '../errors.ts';
+import { type DeadLetterFilter, type DeadLetterStore } from '../storage/dead-letters.ts';
+import { AttemptQueryError, EnvelopeError, errorBody, SinceError } from '../core/errors.ts';
 
 /** What the admin API reads and changes. */
 export interface AdminDeps {

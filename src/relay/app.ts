@@ -1,24 +1,25 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
-import { systemClock, type Clock } from './clock.ts';
-import { loadConfig } from './config/load.ts';
-import type { RelayConfig } from './config/schema.ts';
-import { endpointView, type AdminDeps } from './debug/admin.ts';
-import { buildDebugApp } from './debug/routes.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { loadConfig } from '../config/load.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { endpointView, type AdminDeps } from '../ops/admin.ts';
+import { buildDebugApp } from '../ops/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
-import type { Endpoint } from './pipeline.ts';
-import { ConfigReloads, liveChangeRefusals, type ReloadOutcome } from './reload.ts';
-import { AttemptLog } from './history/attempts.ts';
-import { EventTrail } from './history/events.ts';
-import { BearerTokens } from './ingest/auth.ts';
-import { RecentIds } from './ingest/recent-ids.ts';
-import { buildIngestApp } from './ingest/routes.ts';
-import { IngestStats } from './metrics/ingest-stats.ts';
-import { createMetrics, type RelayMetrics } from './metrics/registry.ts';
-import { Journal } from './journal/journal.ts';
-import { JournalStorage } from './journal/storage.ts';
-import { MemoryStorage } from './storage/memory.ts';
+import type { Endpoint } from '../metrics/endpoint-view.ts';
+import type { ReloadOutcome } from '../config/reload-outcome.ts';
+import { ConfigReloads, liveChangeRefusals } from './reload.ts';
+import { AttemptLog } from '../history/attempts.ts';
+import { EventTrail } from '../history/events.ts';
+import { BearerTokens } from '../core/tokens.ts';
+import { RecentIds } from '../ingest/recent-ids.ts';
+import { buildIngestApp } from '../ingest/routes.ts';
+import { IngestStats } from '../metrics/ingest-stats.ts';
+import { createMetrics, type RelayMetrics } from '../metrics/registry.ts';
+import { Journal } from '../journal/journal.ts';
+import { JournalStorage } from '../journal/storage.ts';
+import { MemoryStorage } from '../storage/memory.ts';
 import {
   ANNOUNCE_EVERY_MS,
   findsPending,
@@ -27,9 +28,9 @@ import {
   knowsInstances,
   noticesOtherWriters,
   type Storage,
-} from './storage/storage.ts';
-import { JournalView, registerBacklogMetrics } from './metrics/backlog.ts';
-import { ConfigError } from './errors.ts';
+} from '../storage/storage.ts';
+import { JournalView, registerBacklogMetrics } from '../metrics/backlog.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export interface RelayDeps {
   readonly log: Logger;

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { Endpoint } from '../pipeline.ts';
+import type { Endpoint } from '../metrics/endpoint-view.ts';
 import type { JournalView } from '../metrics/backlog.ts';
 import { expvar } from '../metrics/expvar.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
-import { errorBody, INTERNAL } from '../errors.ts';
+import { errorBody, INTERNAL } from '../core/errors.ts';
 import { adminRoutes, type AdminDeps } from './admin.ts';
 
 export interface DebugDeps {

@@ -1,23 +1,17 @@
 import type { Logger } from 'pino';
+import type { ApplyReport } from '../config/reload-outcome.ts';
 import type { Route } from './broadcaster.ts';
-import type { Clock } from './clock.ts';
-import { canonicalJson } from './config/canonical.ts';
-import type { EndpointConfig } from './config/schema.ts';
-import type { DeliveryLoop } from './endpoint/delivery-loop.ts';
-import { buildEndpoint, type Endpoint } from './pipeline.ts';
-import type { EventFacts } from './event.ts';
-import type { AttemptLog } from './history/attempts.ts';
-import type { EventTrail } from './history/events.ts';
-import type { RelayMetrics } from './metrics/registry.ts';
-import { keepsPauses, sharesPauses, type Storage } from './storage/storage.ts';
-
-/** What applying a config changed, by endpoint name. */
-export interface ApplyReport {
-  readonly added: readonly string[];
-  /** Changed endpoints and the keys that changed. */
-  readonly changed: readonly { readonly name: string; readonly keys: readonly string[] }[];
-  readonly removed: readonly string[];
-}
+import type { Clock } from '../core/clock.ts';
+import { canonicalJson } from '../config/canonical.ts';
+import type { EndpointConfig } from '../config/schema.ts';
+import type { DeliveryLoop } from '../endpoint/delivery-loop.ts';
+import type { Endpoint } from '../metrics/endpoint-view.ts';
+import { buildEndpoint } from './pipeline.ts';
+import type { EventFacts } from '../core/event.ts';
+import type { AttemptLog } from '../history/attempts.ts';
+import type { EventTrail } from '../history/events.ts';
+import type { RelayMetrics } from '../metrics/registry.ts';
+import { keepsPauses, sharesPauses, type Storage } from '../storage/storage.ts';
 
 export interface EndpointSetDeps {
   readonly clock: Clock;

@@ -1,5 +1,5 @@
-import type { Accepted, EventFacts, NewEvent } from './event.ts';
-import type { Storage } from './storage/storage.ts';
+import type { Accepted, EventFacts, NewEvent } from '../core/event.ts';
+import type { Storage } from '../storage/storage.ts';
 
 /** Events kept, each for `targets[i]`, while `routes` were configured. */
 export type OnStored = (

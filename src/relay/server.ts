@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
-import { errorBody } from './errors.ts';
+import { errorBody } from '../core/errors.ts';
 import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.ts';
-import { systemClock } from './clock.ts';
-import type { RelayConfig } from './config/schema.ts';
-import { openNatsStorage } from './nats/open.ts';
+import { systemClock } from '../core/clock.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { openNatsStorage } from './open-nats.ts';
 
 export interface RunningRelay {
   readonly relay: Relay;

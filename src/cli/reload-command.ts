@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { systemClock } from './clock.ts';
+import { systemClock } from '../core/clock.ts';
 import { join, resolve } from 'node:path';
-import type { RelayConfig } from './config/schema.ts';
-import { ReloadCommandError } from './errors.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { ReloadCommandError } from '../core/errors.ts';
 
 /**
  * Where a relay started on `configFile` writes its pid: one file per config file (by its

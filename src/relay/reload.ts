@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
-import type { Clock } from './clock.ts';
-import { canonicalJson } from './config/canonical.ts';
-import type { RelayConfig } from './config/schema.ts';
-import type { ApplyReport } from './endpoint-set.ts';
-import type { RelayMetrics } from './metrics/registry.ts';
-
-/** What one reload came to; `problems` names every reason it failed. */
-export type ReloadOutcome =
-  | ({ readonly ok: true; readonly hash: string } & ApplyReport)
-  | { readonly ok: false; readonly problems: readonly string[] };
+import type { Clock } from '../core/clock.ts';
+import { canonicalJson } from '../config/canonical.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import type { ApplyReport, ReloadOutcome } from '../config/reload-outcome.ts';
+import type { RelayMetrics } from '../metrics/registry.ts';
 
 /**
  * Keys that a running relay cannot change: its listeners are bound and its storage is open.

@@ -5,10 +5,10 @@ import {
   UserAuthenticationExpiredError,
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { NatsStorage, type NatsStorageOptions } from './storage.ts';
-import { NatsUnavailableError } from '../errors.ts';
+import { NatsStorage, type NatsStorageOptions } from '../nats/storage.ts';
+import { NatsUnavailableError } from '../core/errors.ts';
 
 export type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
 

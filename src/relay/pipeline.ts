@@ -1,27 +1,28 @@
 import type { Logger } from 'pino';
-import type { Clock } from './clock.ts';
-import type { EndpointConfig, FormatConfig } from './config/endpoint.ts';
-import type { RelayMetrics } from './metrics/registry.ts';
-import { EndpointStats } from './metrics/endpoint-stats.ts';
-import { defersRetries, type Backlog, type Storage } from './storage/storage.ts';
-import { DeliveryLoop, type DeliveryPolicy } from './endpoint/delivery-loop.ts';
-import { Breaker } from './endpoint/breaker.ts';
-import { Filter } from './endpoint/filter.ts';
-import { cloudEventsFormat } from './endpoint/format/cloudevents.ts';
-import { envelopeFormat } from './endpoint/format/envelope.ts';
-import { type Format } from './endpoint/format/format.ts';
-import { slackFormat } from './endpoint/format/slack.ts';
-import { templateFormat } from './endpoint/format/template.ts';
-import { Delivery } from './endpoint/delivery.ts';
-import { HttpSink } from './endpoint/http.ts';
-import type { AttemptOutcome, EndpointListener } from './endpoint/listener.ts';
-import { RetryingSink } from './endpoint/retry.ts';
-import { Signer } from './endpoint/signing.ts';
-import { buildTransport } from './endpoint/transport.ts';
-import type { RelayEvent } from './event.ts';
-import type { AttemptLog } from './history/attempts.ts';
-import type { EventTrail } from './history/events.ts';
-import { DeliveryError, FormatError } from './errors.ts';
+import type { Endpoint, TestOutcome } from '../metrics/endpoint-view.ts';
+import type { Clock } from '../core/clock.ts';
+import type { EndpointConfig, FormatConfig } from '../config/endpoint.ts';
+import type { RelayMetrics } from '../metrics/registry.ts';
+import { EndpointStats } from '../metrics/endpoint-stats.ts';
+import { defersRetries, type Storage } from '../storage/storage.ts';
+import { DeliveryLoop, type DeliveryPolicy } from '../endpoint/delivery-loop.ts';
+import { Breaker } from '../endpoint/breaker.ts';
+import { Filter } from '../endpoint/filter.ts';
+import { cloudEventsFormat } from '../endpoint/format/cloudevents.ts';
+import { envelopeFormat } from '../endpoint/format/envelope.ts';
+import { type Format } from '../endpoint/format/format.ts';
+import { slackFormat } from '../endpoint/format/slack.ts';
+import { templateFormat } from '../endpoint/format/template.ts';
+import { Delivery } from '../endpoint/delivery.ts';
+import { HttpSink } from '../endpoint/http.ts';
+import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
+import { RetryingSink } from '../endpoint/retry.ts';
+import { Signer } from '../endpoint/signing.ts';
+import { buildTransport } from '../endpoint/transport.ts';
+import type { RelayEvent } from '../core/event.ts';
+import type { AttemptLog } from '../history/attempts.ts';
+import type { EventTrail } from '../history/events.ts';
+import { DeliveryError, FormatError } from '../core/errors.ts';
 
 /** A listener that records nothing: a test request counts in no metric. */
 const silentListener: EndpointListener = {
@@ -33,36 +34,6 @@ const silentListener: EndpointListener = {
   onDelivered: () => undefined,
   onDeadLettered: () => undefined,
 };
-
-/** One configured destination: its config, its figures and, unless disabled, its pipeline. */
-export interface Endpoint {
-  readonly config: EndpointConfig;
-  readonly stats: EndpointStats;
-  readonly filter: Filter;
-  /** The delivery loop over the endpoint's backlog; undefined for a disabled endpoint. */
-  readonly loop: DeliveryLoop | undefined;
-  /** The endpoint's backlog in storage; undefined for a disabled endpoint. */
-  readonly backlog: Backlog | undefined;
-  /** Its retry policy and state (consecutive failures, next attempt); undefined if disabled. */
-  readonly breaker: Breaker | undefined;
-  /**
-   * One attempt with `events` through the endpoint's real request path (format, headers,
-   * signing, TLS, proxy), outside its backlog, counted in no metric; undefined if disabled.
-   */
-  readonly test: ((events: readonly RelayEvent[]) => Promise<TestOutcome>) | undefined;
-}
-
-/** What a test request came to. */
-export interface TestOutcome {
-  readonly ok: boolean;
-  readonly deliveryId: string;
-  readonly durationMs: number;
-  readonly status?: number | undefined;
-  /** No answer: TIMEOUT, ECONNREFUSED…; or FORMAT when the events cannot be rendered. */
-  readonly code?: string | undefined;
-  /** The failure as the log says it, with the start of the answer's body. */
-  readonly message?: string | undefined;
-}
 
 export interface PipelineDeps {
   readonly clock: Clock;

@@ -1,15 +1,12 @@
+import { parseSince } from '../config/units.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { natsError, natsOptions } from '../nats/open.ts';
+import { natsError, natsOptions } from '../relay/open-nats.ts';
 import { NatsDeadLetters } from '../nats/dead-letters.ts';
-import {
-  parseSince,
-  type DeadLetterFilter,
-  type DeadLetterStore,
-} from '../storage/dead-letters.ts';
-import { journalDeadLetters } from './dead-letters.ts';
-import { Journal } from './journal.ts';
-import { SinceError, UsageError } from '../errors.ts';
-import { systemClock } from '../clock.ts';
+import { type DeadLetterFilter, type DeadLetterStore } from '../storage/dead-letters.ts';
+import { journalDeadLetters } from '../journal/dead-letters.ts';
+import { Journal } from '../journal/journal.ts';
+import { SinceError, UsageError } from '../core/errors.ts';
+import { systemClock } from '../core/clock.ts';
 
 export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
                                     WHEN: a duration back from now ("24h") or a date
