@@ -1,13 +1,26 @@
 // The README's config examples, pasted as written, are valid configs: every ```yaml block
 // that is a whole config, a `sources:` list, an endpoint or a `filter:` block.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.ts';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const blocks = [...README.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+/** The README and every page of docs/: each of their examples is checked. */
+const PAGES = [
+  'README.md',
+  ...readdirSync(new URL('../docs/', import.meta.url))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+const blocks = PAGES.flatMap((page) =>
+  [
+    ...readFileSync(new URL(`../${page}`, import.meta.url), 'utf8').matchAll(
+      /```yaml\n([\s\S]*?)```/g,
+    ),
+  ].map((m) => m[1] ?? ''),
+);
 
 /**
  * Every ${NAME} the block uses: a Standard Webhooks secret (valid wherever a secret or
@@ -57,6 +70,45 @@ describe('README config examples', () => {
         () => parseConfig(stringify(whole), `README block ${String(i + 1)}`, envFor(text)),
         text,
       );
+    });
+  }
+});
+
+describe('README and docs links', () => {
+  /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes. */
+  const slug = (heading: string) =>
+    heading
+      .replace(/^#+\s*/, '')
+      .toLowerCase()
+      .replace(/[^\w\- ]/g, '')
+      .replace(/ /g, '-');
+  const anchorsOf = (file: string) =>
+    new Set(
+      readFileSync(new URL(`../${file}`, import.meta.url), 'utf8')
+        .split('\n')
+        .filter((l) => /^#{1,6} /.test(l))
+        .map(slug),
+    );
+  for (const page of [...PAGES, 'CONTRIBUTING.md']) {
+    it(`every relative link of ${page} leads to a file and heading that exist`, () => {
+      const text = readFileSync(new URL(`../${page}`, import.meta.url), 'utf8');
+      const broken: string[] = [];
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1] ?? '';
+        if (/^[a-z]+:/.test(link)) continue;
+        const [path = '', anchor] = link.split('#');
+        const target = path === '' ? page : join(dirname(page), path);
+        if (!existsSync(new URL(`../${target}`, import.meta.url))) {
+          broken.push(`${link}: no file ${target}`);
+        } else if (
+          anchor !== undefined &&
+          target.endsWith('.md') &&
+          !anchorsOf(target).has(anchor)
+        ) {
+          broken.push(`${link}: no heading #${anchor} in ${target}`);
+        }
+      }
+      assert.deepEqual(broken, []);
     });
   }
 });
