@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.ts';
 import { JOURNAL_USAGE, runJournalCommand } from './cli/storage-commands.ts';
 import { createLogger } from './core/logger.ts';
+import type { RelayConfig } from './config/schema.ts';
 import { reloadRunning, writePidFile } from './cli/reload-command.ts';
 import { startRelay } from './relay/server.ts';
 import {
@@ -36,6 +37,36 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+/** Writes `message` to stderr and gives `code` back, for `return fail(…)`. */
+function fail(message: string, code: number): number {
+  process.stderr.write(`${message}\n`);
+  return code;
+}
+
+/** A usage mistake: what was wrong, then the usage; exit 2. */
+function usage(message: string): number {
+  return fail(`${message}\n${USAGE}`, 2);
+}
+
+function configFromEnv(): string | undefined {
+  const file = process.env['RELAY_CONFIG'];
+  return file === '' ? undefined : file;
+}
+
+/**
+ * The config in `file`, or undefined once an invalid one has been reported (exit 2), with
+ * `then` said after the problems. Every command reads its config through here.
+ */
+async function configFrom(file: string, then?: string): Promise<RelayConfig | undefined> {
+  try {
+    return await loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    fail(then === undefined ? err.message : `${err.message}\n${then}`, 2);
+    return undefined;
+  }
+}
+
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or invalid config. */
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -65,59 +96,39 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  if (positionals[0] === 'check-config') {
-    const file = positionals[1] ?? values.config;
-    if (file === undefined || positionals.length > 2) {
-      process.stderr.write(`check-config needs exactly one FILE\n${USAGE}\n`);
-      return 2;
-    }
-    try {
-      const config = await loadConfig(file);
-      const names = config.notifications.endpoints.map((e) => e.name).join(', ');
-      process.stdout.write(
-        `${file}: valid (${config.notifications.endpoints.length} endpoints: ${names})\n`,
-      );
-      return 0;
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\n`);
-        return 2;
-      }
-      throw err;
-    }
-  }
   const command = positionals[0];
+  if (command === 'check-config') {
+    const file = positionals[1] ?? values.config;
+    if (file === undefined || positionals.length > 2)
+      return usage('check-config needs exactly one FILE');
+    const config = await configFrom(file);
+    if (config === undefined) return 2;
+    const names = config.notifications.endpoints.map((e) => e.name).join(', ');
+    process.stdout.write(
+      `${file}: valid (${config.notifications.endpoints.length} endpoints: ${names})\n`,
+    );
+    return 0;
+  }
   if (command === 'reload') {
-    const file = values.config ?? positionals[1] ?? process.env['RELAY_CONFIG'];
-    if (file === undefined || file === '') {
-      process.stderr.write(`reload needs --config FILE\n${USAGE}\n`);
-      return 2;
-    }
+    const file = values.config ?? positionals[1] ?? configFromEnv();
+    if (file === undefined) return usage('reload needs --config FILE');
+    const config = await configFrom(file, 'not sent: the running relay keeps its config');
+    if (config === undefined) return 2;
     try {
-      const config = await loadConfig(file);
       const { ok, lines } = await reloadRunning(file, config);
       for (const line of lines) process.stdout.write(`${line}\n`);
       return ok ? 0 : 1;
     } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\nnot sent: the running relay keeps its config\n`);
-        return 2;
-      }
-      if (err instanceof ReloadCommandError) {
-        process.stderr.write(`${err.message}\n`);
-        return 1;
-      }
+      if (err instanceof ReloadCommandError) return fail(err.message, 1);
       throw err;
     }
   }
   if (command === 'dead-letters' || command === 'journal') {
-    const file = values.config ?? process.env['RELAY_CONFIG'];
-    if (file === undefined || file === '') {
-      process.stderr.write(`${command} needs --config FILE\n${USAGE}\n`);
-      return 2;
-    }
+    const file = values.config ?? configFromEnv();
+    if (file === undefined) return usage(`${command} needs --config FILE`);
+    const config = await configFrom(file);
+    if (config === undefined) return 2;
     try {
-      const config = await loadConfig(file);
       await runJournalCommand(
         command,
         positionals[1],
@@ -128,37 +139,17 @@ async function main(argv: readonly string[]): Promise<number> {
       );
       return 0;
     } catch (err) {
-      if (err instanceof ConfigError || err instanceof UsageError) {
-        process.stderr.write(`${err.message}\n`);
-        return 2;
-      }
-      if (err instanceof NatsUnavailableError) {
-        process.stderr.write(`${err.message}\n`);
-        return 1;
-      }
+      if (err instanceof UsageError) return fail(err.message, 2);
+      if (err instanceof NatsUnavailableError) return fail(err.message, 1);
       throw err;
     }
   }
-  if (positionals.length > 0) {
-    process.stderr.write(`unknown command ${JSON.stringify(positionals[0])}\n${USAGE}\n`);
-    return 2;
-  }
+  if (command !== undefined) return usage(`unknown command ${JSON.stringify(command)}`);
 
-  const file = values.config ?? process.env['RELAY_CONFIG'];
-  if (file === undefined || file === '') {
-    process.stderr.write(`no config: pass --config FILE or set RELAY_CONFIG\n${USAGE}\n`);
-    return 2;
-  }
-  let config;
-  try {
-    config = await loadConfig(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const file = values.config ?? configFromEnv();
+  if (file === undefined) return usage('no config: pass --config FILE or set RELAY_CONFIG');
+  const config = await configFrom(file);
+  if (config === undefined) return 2;
 
   const log = createLogger(config.log.level);
   let running;

@@ -314,7 +314,7 @@ describe('ingest when something unexpected fails', () => {
     const { log, lines } = memoryLogger();
     const relay = buildRelay(makeConfig([{ name: 'a', url: 'http://127.0.0.1:9/' }]), {
       log,
-      storage,
+      storage: { storage, journal: undefined, kind: 'memory' },
     });
     const event = pushEvent();
     const post = () =>

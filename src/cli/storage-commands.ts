@@ -1,10 +1,11 @@
 import { parseSince } from '../config/units.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { natsError, natsOptions } from '../relay/open-nats.ts';
-import { NatsDeadLetters } from '../nats/dead-letters.ts';
+import { pino } from 'pino';
+import { openStorage, type OpenedStorage } from '../relay/storage.ts';
+import { keepsDeadLetters } from '../storage/storage.ts';
 import { type DeadLetterFilter, type DeadLetterStore } from '../storage/dead-letters.ts';
 import { journalDeadLetters } from '../journal/dead-letters.ts';
-import { Journal } from '../journal/journal.ts';
+import type { Journal } from '../journal/journal.ts';
 import { SinceError, UsageError } from '../core/errors.ts';
 import { systemClock } from '../core/clock.ts';
 
@@ -15,27 +16,36 @@ export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [-
                                     drop the undelivered events of an endpoint that is no
                                     longer configured`;
 
-function openJournal(config: RelayConfig): Journal {
-  const { path, sync, maxSize } = config.storage;
+/** The config's storage as the relay opens it, once (no waiting for NATS), logging nothing. */
+function open(config: RelayConfig): Promise<OpenedStorage> {
+  return openStorage(config, { log: pino({ level: 'silent' }), clock: systemClock, once: true });
+}
+
+async function openDeadLetters(
+  config: RelayConfig,
+): Promise<{ store: DeadLetterStore; close: () => Promise<void> }> {
+  if (config.storage.nats === undefined && config.storage.path === undefined) {
+    throw new UsageError('the config has no storage.path: there is no journal to look at');
+  }
+  const { storage } = await open(config);
+  if (!keepsDeadLetters(storage)) {
+    await storage.close();
+    throw new UsageError('this storage keeps no dead letters');
+  }
+  return { store: storage.deadLetters(), close: async () => storage.close() };
+}
+
+async function openJournal(config: RelayConfig): Promise<Journal> {
   if (config.storage.nats !== undefined) {
     throw new UsageError(
       `storage.nats: there is no journal; the events are in the stream ${config.storage.nats.stream} (nats stream info)`,
     );
   }
-  if (path === undefined) {
+  const { journal } = await open(config);
+  if (journal === undefined) {
     throw new UsageError('the config has no storage.path: there is no journal to look at');
   }
-  return new Journal(path, { sync, maxSize });
-}
-
-async function openDeadLetters(config: RelayConfig): Promise<DeadLetterStore> {
-  const nats = config.storage.nats;
-  if (nats === undefined) return journalDeadLetters(openJournal(config));
-  try {
-    return await NatsDeadLetters.open(natsOptions(config, nats, systemClock), systemClock);
-  } catch (err) {
-    throw natsError(nats, err);
-  }
+  return journal;
 }
 
 /**
@@ -68,7 +78,7 @@ export async function runJournalCommand(
     throw new UsageError(`journal needs status or purge, got ${String(action)}`);
   }
   if (command === 'dead-letters') {
-    const store = await openDeadLetters(config);
+    const { store, close } = await openDeadLetters(config);
     try {
       if (opts.endpoint !== undefined) await checkEndpoint(opts.endpoint, config, store);
       if (action === 'list') {
@@ -93,11 +103,11 @@ export async function runJournalCommand(
         out(`${String(await store.purge(filter))} dead letters purged`);
       }
     } finally {
-      await store.close();
+      await close();
     }
     return;
   }
-  const journal = openJournal(config);
+  const journal = await openJournal(config);
   try {
     if (opts.endpoint !== undefined) {
       await checkEndpoint(opts.endpoint, config, journalDeadLetters(journal));

@@ -310,7 +310,21 @@ export function buildIngestApp(deps: IngestDeps) {
     if (source.auth.kind === 'path') app.post(`${source.path}/:secret`, handler);
   };
 
-  for (const source of deps.sources ?? []) sourceRoute(source);
+  for (const source of deps.sources ?? []) {
+    sourceRoute(source);
+    // Every source's series exist from the start, so a scrape shows it before traffic.
+    deps.sourceCounted?.(source, 'accepted', 0);
+    deps.log.info(
+      { source: source.name, type: source.type, path: source.path, auth: source.auth.kind },
+      'source configured',
+    );
+    if (source.auth.kind === 'none') {
+      deps.log.warn(
+        { source: source.name, path: source.path },
+        'source with auth.none: anyone who can reach the ingest listener can post events as it',
+      );
+    }
+  }
 
   return app;
 }

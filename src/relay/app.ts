@@ -2,14 +2,13 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
-import { loadConfig } from '../config/load.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { endpointView, type AdminDeps } from '../ops/admin.ts';
 import { buildDebugApp } from '../ops/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
 import type { Endpoint } from '../metrics/endpoint-view.ts';
 import type { ReloadOutcome } from '../config/reload-outcome.ts';
-import { ConfigReloads, liveChangeRefusals } from './reload.ts';
+import { ConfigReloads, fileReloader, liveChangeRefusals } from './reload.ts';
 import { AttemptLog } from '../history/attempts.ts';
 import { EventTrail } from '../history/events.ts';
 import { BearerTokens } from '../core/tokens.ts';
@@ -17,9 +16,7 @@ import { RecentIds } from '../ingest/recent-ids.ts';
 import { buildIngestApp } from '../ingest/routes.ts';
 import { IngestStats } from '../metrics/ingest-stats.ts';
 import { createMetrics, type RelayMetrics } from '../metrics/registry.ts';
-import { Journal } from '../journal/journal.ts';
-import { JournalStorage } from '../journal/storage.ts';
-import { MemoryStorage } from '../storage/memory.ts';
+import type { Journal } from '../journal/journal.ts';
 import {
   ANNOUNCE_EVERY_MS,
   findsPending,
@@ -27,18 +24,19 @@ import {
   keepsDeadLetters,
   knowsInstances,
   noticesOtherWriters,
+  type InstanceReport,
   type Storage,
 } from '../storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from '../metrics/backlog.ts';
-import { ConfigError } from '../core/errors.ts';
+import { openLocalStorage, type OpenedStorage } from './storage.ts';
 
 export interface RelayDeps {
   readonly log: Logger;
   readonly clock?: Clock;
   /** Where proxy variables are read; process.env unless a test gives its own. */
   readonly env?: NodeJS.ProcessEnv;
-  /** A storage opened beforehand (NATS JetStream connects asynchronously). */
-  readonly storage?: Storage | undefined;
+  /** A storage opened beforehand (openStorage; NATS connects asynchronously). */
+  readonly storage?: OpenedStorage | undefined;
   /** The config file the relay runs on: SIGHUP and the admin API's reload read it again. */
   readonly configFile?: string | undefined;
   /** This relay's name among several (attempts log, status page); host and pid by default. */
@@ -84,148 +82,66 @@ export interface Relay {
   drain(timeoutMs: number): Promise<DrainReport>;
 }
 
-/** Assembles a relay from a validated config. Listening is the caller's (see server.ts). */
+/**
+ * Assembles a relay from a validated config: the composition root, read top to bottom as
+ * the data flows. Listening is the caller's (see server.ts).
+ */
 export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const clock = deps.clock ?? systemClock;
-  const metrics = createMetrics();
-  const ingestStats = new IngestStats(metrics);
-  const journal =
-    deps.storage === undefined ? openJournal(config, deps.log, metrics, clock) : undefined;
-  const storage: Storage =
-    deps.storage ??
-    (journal === undefined
-      ? new MemoryStorage()
-      : new JournalStorage(journal, config.storage.window));
-  const recentIds = new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock);
-  for (const { id, acceptedAt } of storage.recentIds(clock.now())) {
-    recentIds.restore(id, acceptedAt);
-  }
-  const restored = storage.pendingCounts();
+  const log = deps.log;
   let current = config;
+  const metrics = createMetrics();
+  const opened = deps.storage ?? openLocalStorage(config, { log, clock, metrics });
+  const { storage, journal } = opened;
+  const restored = storage.pendingCounts();
   const instance = deps.instance ?? `${hostname()}:${String(process.pid)}`;
-  const history = config.http.debug;
-  const attempts =
-    history.attempts.keep === 0
-      ? undefined
-      : new AttemptLog({
-          keep: history.attempts.keep,
-          store: history.attempts.store,
-          relay: instance,
-          durable:
-            history.attempts.store === 0 || !keepsAttempts(storage)
-              ? undefined
-              : storage.attempts({
-                  keep: history.attempts.store,
-                  maxAgeMs: history.attempts.maxAge / 1e6,
-                }),
-        });
-  const trail = history.events.keep === 0 ? undefined : new EventTrail(history.events.keep);
-  const view =
-    journal === undefined
-      ? undefined
-      : new JournalView(
-          journal,
-          new Set(config.notifications.endpoints.map((e) => e.name)),
-          new Map(restored),
-        );
+  const { attempts, trail } = buildHistory(config.http.debug, storage, instance);
+  const view = journal && new JournalView(journal, configuredNames(config), new Map(restored));
   const endpoints = new EndpointSet({
     clock,
-    log: deps.log,
+    log,
     metrics,
     env: deps.env ?? process.env,
     storage,
     handoverMs: () => current.shutdown.timeout / 1e6,
-    onRetired: () => {
-      view?.refresh();
-    },
+    onRetired: () => view?.refresh(),
     attempts,
     trail,
   });
   endpoints.apply(config.notifications.endpoints);
-  for (const e of endpoints.list) {
-    if (!endpoints.isPaused(e.config.name)) continue;
-    deps.log.warn(
-      { endpoint: e.config.name },
-      'endpoint paused before the restart: it sends nothing until POST /api/v1/endpoints/NAME/resume',
-    );
-  }
-  const configured = (): Set<string> => new Set(endpoints.list.map((e) => e.config.name));
-  if (journal !== undefined) reportOrphans(journal, configured(), restored, deps.log);
+  reportRestored(endpoints, restored, opened, log);
   storage.registerMetrics(metrics.register);
-  if (noticesOtherWriters(storage)) {
-    storage.watchOtherWriters(() => {
-      view?.refresh();
-    });
-  }
+  if (noticesOtherWriters(storage)) storage.watchOtherWriters(() => view?.refresh());
   registerBacklogMetrics(metrics, () => endpoints.list, clock, view);
+
   const reloads = new ConfigReloads(metrics, config, clock);
-  let listening = false;
-  let shuttingDown = false;
-  // Once a second: the journal gives freed space back and notices the dead-letters CLI.
-  const stopHousekeeping = storage.durable
-    ? clock.every(1000, () => {
-        storage.tick(clock.now());
-        attempts?.tick(clock.now());
-      })
-    : undefined;
   const tokens = new BearerTokens(config.http.auth.tokens);
   const adminTokens = new BearerTokens(config.http.debug.auth.tokens);
-
   const reload = (next: RelayConfig): ReloadOutcome => {
     const refused = liveChangeRefusals(current, next);
-    if (refused.length > 0) return reloads.failed(refused, deps.log);
+    if (refused.length > 0) return reloads.failed(refused, log);
     const report = endpoints.apply(next.notifications.endpoints);
     tokens.replace(next.http.auth.tokens);
     adminTokens.replace(next.http.debug.auth.tokens);
-    deps.log.level = next.log.level;
+    log.level = next.log.level;
     current = next;
-    view?.configure(configured());
-    return reloads.succeeded(next, report, deps.log);
+    view?.configure(configuredNames(next));
+    return reloads.succeeded(next, report, log);
   };
-  const file = deps.configFile;
-  let reloading: Promise<unknown> = Promise.resolve();
   const reloadFromFile =
-    file === undefined
-      ? undefined
-      : (): Promise<ReloadOutcome> => {
-          const next = reloading.then(async () => {
-            try {
-              return reload(await loadConfig(file));
-            } catch (err) {
-              if (err instanceof ConfigError) return reloads.failed(err.problems, deps.log);
-              deps.log.error(
-                { err },
-                'config reload failed unexpectedly; still on the previous config',
-              );
-              return reloads.failed([err instanceof Error ? err.message : String(err)], deps.log);
-            }
-          });
-          reloading = next;
-          return next;
-        };
+    deps.configFile === undefined ? undefined : fileReloader(deps.configFile, reload, reloads, log);
 
-  for (const source of config.sources) {
-    // Every source's series exist from the start, so a scrape shows it before traffic.
-    metrics.sourceEvents.labels(source.name, source.type, 'accepted').inc(0);
-    deps.log.info(
-      { source: source.name, type: source.type, path: source.path, auth: source.auth.kind },
-      'source configured',
-    );
-    if (source.auth.kind === 'none') {
-      deps.log.warn(
-        { source: source.name, path: source.path },
-        'source with auth.none: anyone who can reach the ingest listener can post events as it',
-      );
-    }
-  }
+  let listening = false;
+  let shuttingDown = false;
+  const ingestStats = new IngestStats(metrics);
   const ingest = buildIngestApp({
-    log: deps.log.child({ listener: 'ingest' }),
+    log: log.child({ listener: 'ingest' }),
     clock,
     maxBodySize: config.http.maxBodySize,
     tokens,
-    recentIds,
+    recentIds: restoredIds(config, storage, clock),
     broadcaster: new Broadcaster(() => endpoints.routes, storage, trail?.accepted.bind(trail)),
-    storageName: journal === undefined ? 'storage' : 'journal',
+    storageName: opened.kind === 'journal' ? 'journal' : 'storage',
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);
     },
@@ -250,22 +166,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     startedAt,
     instances: knowsInstances(storage) ? () => storage.instances() : undefined,
   };
-  // Relays sharing storage (NATS) tell each other how their endpoints are doing.
-  const stopAnnouncing = knowsInstances(storage)
-    ? clock.every(ANNOUNCE_EVERY_MS, () => {
-        storage
-          .announce({
-            id: instance,
-            startedAt,
-            endpoints: endpoints.list.map((e) => endpointView(admin, e, false)),
-          })
-          .catch((err: unknown) => {
-            deps.log.debug({ err }, 'could not report this relay to the others');
-          });
-      })
-    : undefined;
   const debug = buildDebugApp({
-    log: deps.log.child({ listener: 'debug' }),
+    log: log.child({ listener: 'debug' }),
     endpoints: () => endpoints.list,
     config: () => reloads.status(),
     ingest: ingestStats,
@@ -275,6 +177,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     isReady: () => listening && !shuttingDown && storage.ready(),
     admin,
   });
+  const stopPeriodic = startPeriodicWork(clock, log, storage, attempts, () => ({
+    id: instance,
+    startedAt,
+    endpoints: endpoints.list.map((e) => endpointView(admin, e, false)),
+  }));
 
   return {
     get config() {
@@ -297,14 +204,13 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     },
     reload,
     reloadFailed(problems) {
-      return reloads.failed(problems, deps.log);
+      return reloads.failed(problems, log);
     },
     reloadFromFile,
     async drain(timeoutMs) {
       const drained = await endpoints.drain(timeoutMs);
       attempts?.flush();
-      stopHousekeeping?.();
-      stopAnnouncing?.();
+      stopPeriodic();
       await storage.close();
       return {
         drained,
@@ -317,33 +223,89 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   };
 }
 
-function openJournal(config: RelayConfig, log: Logger, metrics: RelayMetrics, clock: Clock) {
-  const { path, sync, maxSize } = config.storage;
-  if (path === undefined) return undefined;
-  const journal = new Journal(path, {
-    clock,
-    sync,
-    maxSize,
-    recentIds: { windowMs: config.http.dedup.window / 1e6, maxIds: config.http.dedup.maxIds },
-  });
-  journal.onCommit = (seconds) => {
-    metrics.journalCommit.observe(seconds);
-  };
-  journal.onError = (err, lost) => {
-    // Refused appends were answered 503; unrecorded acks mean re-delivery after a restart.
-    log.error({ err, ...lost }, 'journal commit failed');
-  };
-  log.info({ path: journal.path, sync, maxSize, bytes: journal.bytes }, 'journal open');
-  return journal;
+function configuredNames(config: RelayConfig): Set<string> {
+  return new Set(config.notifications.endpoints.map((e) => e.name));
 }
 
-/** Undelivered events of endpoints no longer configured: kept, and said so. */
-function reportOrphans(
-  journal: Journal,
-  configured: ReadonlySet<string>,
+/** Ingest's memory of recent ids, with those a durable backend kept from before a restart. */
+function restoredIds(config: RelayConfig, storage: Storage, clock: Clock): RecentIds {
+  const ids = new RecentIds(config.http.dedup.window / 1e6, config.http.dedup.maxIds, clock);
+  for (const { id, acceptedAt } of storage.recentIds(clock.now())) ids.restore(id, acceptedAt);
+  return ids;
+}
+
+/** The attempts log and the recent events' whereabouts, as `http.debug` sets them. */
+function buildHistory(
+  debug: RelayConfig['http']['debug'],
+  storage: Storage,
+  instance: string,
+): { attempts: AttemptLog | undefined; trail: EventTrail | undefined } {
+  const { attempts: a, events } = debug;
+  const durable =
+    a.store === 0 || !keepsAttempts(storage)
+      ? undefined
+      : storage.attempts({ keep: a.store, maxAgeMs: a.maxAge / 1e6 });
+  return {
+    attempts:
+      a.keep === 0
+        ? undefined
+        : new AttemptLog({ keep: a.keep, store: a.store, relay: instance, durable }),
+    trail: events.keep === 0 ? undefined : new EventTrail(events.keep),
+  };
+}
+
+/**
+ * Once a second a durable backend keeps itself tidy (the journal gives freed space back and
+ * notices the dead-letters CLI) and the attempts log reaches its store; relays sharing a
+ * backend (NATS) tell each other how their endpoints are doing. Returns what stops it.
+ */
+function startPeriodicWork(
+  clock: Clock,
+  log: Logger,
+  storage: Storage,
+  attempts: AttemptLog | undefined,
+  report: () => InstanceReport,
+): () => void {
+  const stops: (() => void)[] = [];
+  if (storage.durable) {
+    stops.push(
+      clock.every(1000, () => {
+        storage.tick(clock.now());
+        attempts?.tick(clock.now());
+      }),
+    );
+  }
+  if (knowsInstances(storage)) {
+    stops.push(
+      clock.every(ANNOUNCE_EVERY_MS, () => {
+        storage.announce(report()).catch((err: unknown) => {
+          log.debug({ err }, 'could not report this relay to the others');
+        });
+      }),
+    );
+  }
+  return () => {
+    for (const stop of stops) stop();
+  };
+}
+
+/** What a restart found: endpoints still paused, and events kept for endpoints now gone. */
+function reportRestored(
+  endpoints: EndpointSet,
   restored: ReadonlyMap<string, number>,
+  opened: OpenedStorage,
   log: Logger,
 ): void {
+  for (const e of endpoints.list) {
+    if (!endpoints.isPaused(e.config.name)) continue;
+    log.warn(
+      { endpoint: e.config.name },
+      'endpoint paused before the restart: it sends nothing until POST /api/v1/endpoints/NAME/resume',
+    );
+  }
+  const journal = opened.journal;
+  if (journal === undefined) return;
+  const configured = new Set(endpoints.list.map((e) => e.config.name));
   for (const [endpoint, pending] of restored) {
     if (configured.has(endpoint)) continue;
     log.warn(

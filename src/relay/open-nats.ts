@@ -105,6 +105,7 @@ export async function openNatsStorage(
     } catch (err) {
       const left = deadline - clock.now();
       if (isPermanent(err)) throw natsError(nats, err);
+      if (attempt === 1 && left <= 0) throw natsError(nats, err);
       if (left <= 0) {
         throw natsError(
           nats,

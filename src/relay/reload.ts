@@ -4,6 +4,8 @@ import { Counter, Gauge } from 'prom-client';
 import type { Clock } from '../core/clock.ts';
 import { canonicalJson } from '../config/canonical.ts';
 import type { RelayConfig } from '../config/schema.ts';
+import { loadConfig } from '../config/load.ts';
+import { ConfigError } from '../core/errors.ts';
 import type { ApplyReport, ReloadOutcome } from '../config/reload-outcome.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
 
@@ -110,4 +112,30 @@ export class ConfigReloads {
       ...(this.#last === undefined ? {} : { last: { at: this.#last.at, ...this.#last.outcome } }),
     };
   }
+}
+
+/**
+ * Reads `file` again and applies it (SIGHUP, `POST /api/v1/reload`), one reload at a time:
+ * a second call waits for the first. An invalid file changes nothing and is counted.
+ */
+export function fileReloader(
+  file: string,
+  apply: (next: RelayConfig) => ReloadOutcome,
+  reloads: ConfigReloads,
+  log: Logger,
+): () => Promise<ReloadOutcome> {
+  let reloading: Promise<unknown> = Promise.resolve();
+  return () => {
+    const next = reloading.then(async () => {
+      try {
+        return apply(await loadConfig(file));
+      } catch (err) {
+        if (err instanceof ConfigError) return reloads.failed(err.problems, log);
+        log.error({ err }, 'config reload failed unexpectedly; still on the previous config');
+        return reloads.failed([err instanceof Error ? err.message : String(err)], log);
+      }
+    });
+    reloading = next;
+    return next;
+  };
 }

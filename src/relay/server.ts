@@ -5,7 +5,7 @@ import { errorBody } from '../core/errors.ts';
 import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.ts';
 import { systemClock } from '../core/clock.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { openNatsStorage } from './open-nats.ts';
+import { openStorage } from './storage.ts';
 
 export interface RunningRelay {
   readonly relay: Relay;
@@ -36,7 +36,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     // so an orchestrator's liveness probe does not restart a relay that is only waiting.
     const waiting = await listenWhileStarting(config, deps.log);
     try {
-      storage = await openNatsStorage(config, nats, deps.log, deps.clock ?? systemClock);
+      storage = await openStorage(config, { log: deps.log, clock: deps.clock ?? systemClock });
     } finally {
       debugPort = (waiting.server.address() as AddressInfo).port;
       await waiting.close();
