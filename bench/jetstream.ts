@@ -9,7 +9,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { natsBinary, startNats, killAllNats, type NatsCluster } from '../test/nats-server.ts';
+import {
+  natsBinary,
+  startNats,
+  killAllNats,
+  type NatsCluster,
+} from '../test/support/nats-server.ts';
 import { hammer } from './ingest.ts';
 import { cpuSeconds, epochMs, startBenchReceivers, startRelayProcess } from './lib.ts';
 import type { Row } from './result.ts';

@@ -4,7 +4,11 @@
 // the relay as its only endpoint. Drain time: from the first GET until every receiver has
 // every event. Also the registry's CPU seconds over the same span.
 import { Pool } from 'undici';
-import { registryBinary, startRegistry, type RegistryEndpoint } from '../test/registry-process.ts';
+import {
+  registryBinary,
+  startRegistry,
+  type RegistryEndpoint,
+} from '../test/support/registry-process.ts';
 import { cpuSeconds, epochMs, startBenchReceivers, startRelayProcess, until } from './lib.ts';
 import { compare, compareTime, type Row } from './result.ts';
 

@@ -3,10 +3,15 @@ import type { RelayConfig } from '../config/schema.ts';
 import { pino } from 'pino';
 import { openStorage, type OpenedStorage } from '../relay/storage.ts';
 import { keepsDeadLetters } from '../storage/storage.ts';
-import { type DeadLetterFilter, type DeadLetterStore } from '../storage/dead-letters.ts';
+import {
+  DeadLetters,
+  shownDeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+} from '../storage/dead-letters.ts';
 import { journalDeadLetters } from '../journal/dead-letters.ts';
 import type { Journal } from '../journal/journal.ts';
-import { SinceError, UsageError } from '../core/errors.ts';
+import { SinceError, UnknownEndpointError, UsageError } from '../core/errors.ts';
 import { systemClock } from '../core/clock.ts';
 
 export const JOURNAL_USAGE = `  registry-relay dead-letters list|replay|purge [--endpoint NAME] [--since WHEN] --config FILE
@@ -77,30 +82,19 @@ export async function runJournalCommand(
   if (command === 'journal' && !['status', 'purge'].includes(action ?? '')) {
     throw new UsageError(`journal needs status or purge, got ${String(action)}`);
   }
+  const configured = () => config.notifications.endpoints.map((e) => e.name);
   if (command === 'dead-letters') {
     const { store, close } = await openDeadLetters(config);
+    const deadLetters = new DeadLetters(store, configured);
     try {
-      if (opts.endpoint !== undefined) await checkEndpoint(opts.endpoint, config, store);
       if (action === 'list') {
-        const rows = await store.list(filter);
-        for (const d of rows) {
-          out(
-            JSON.stringify({
-              endpoint: d.endpoint,
-              eventId: d.eventId,
-              action: d.action,
-              attempts: d.attempts,
-              error: d.error,
-              acceptedAt: new Date(d.acceptedAt).toISOString(),
-              deadAt: new Date(d.deadAt).toISOString(),
-            }),
-          );
-        }
+        const rows = await named(deadLetters.list(filter));
+        for (const d of rows) out(JSON.stringify(shownDeadLetter(d, true)));
         note(`${String(rows.length)} dead letters`);
       } else if (action === 'replay') {
-        out(`${String(await store.replay(filter))} dead letters queued again`);
+        out(`${String(await named(deadLetters.replay(filter)))} dead letters queued again`);
       } else {
-        out(`${String(await store.purge(filter))} dead letters purged`);
+        out(`${String(await named(deadLetters.purge(filter)))} dead letters purged`);
       }
     } finally {
       await close();
@@ -109,18 +103,16 @@ export async function runJournalCommand(
   }
   const journal = await openJournal(config);
   try {
-    if (opts.endpoint !== undefined) {
-      await checkEndpoint(opts.endpoint, config, journalDeadLetters(journal));
-    }
+    await named(new DeadLetters(journalDeadLetters(journal), configured).check(filter));
     if (action === 'status') {
-      const configured = new Set(config.notifications.endpoints.map((e) => e.name));
+      const inConfig = new Set(configured());
       const pending = journal.pendingCounts();
       const dead = journal.deadLetterCounts();
-      const names = new Set([...configured, ...pending.keys(), ...dead.keys()]);
+      const names = new Set([...inConfig, ...pending.keys(), ...dead.keys()]);
       out(`journal ${journal.path}: ${String(journal.bytes)} bytes`);
       for (const name of names) {
         out(
-          `${name}: ${String(pending.get(name) ?? 0)} pending, ${String(dead.get(name) ?? 0)} dead letters${configured.has(name) ? '' : ' (not configured)'}`,
+          `${name}: ${String(pending.get(name) ?? 0)} pending, ${String(dead.get(name) ?? 0)} dead letters${inConfig.has(name) ? '' : ' (not configured)'}`,
         );
       }
       return;
@@ -137,18 +129,12 @@ export async function runJournalCommand(
   }
 }
 
-/** An `--endpoint` that names nothing is a mistake, not an empty answer. */
-async function checkEndpoint(
-  name: string,
-  config: RelayConfig,
-  store: DeadLetterStore,
-): Promise<void> {
-  const known = new Set([
-    ...config.notifications.endpoints.map((e) => e.name),
-    ...(await store.endpoints()),
-  ]);
-  if (known.has(name)) return;
-  throw new UsageError(
-    `--endpoint ${JSON.stringify(name)}: no such endpoint in the config or the journal (known: ${[...known].join(', ') || 'none'})`,
-  );
+/** An `--endpoint` that names nothing is a mistake of the command line. */
+async function named<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof UnknownEndpointError) throw new UsageError(`--${err.message}`);
+    throw err;
+  }
 }

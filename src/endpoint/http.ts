@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { statusText } from '../core/status.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.ts';
@@ -21,12 +21,6 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (/^[0-9]+$/.test(text)) return Number(text) * 1000;
   const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
-/** `"200 OK"`, as Go's `resp.Status` reads and the registry's `Statuses` map is keyed. */
-export function statusText(status: number): string {
-  const reason = STATUS_CODES[status];
-  return reason === undefined ? String(status) : `${status} ${reason}`;
 }
 
 // Headers that belong to the transport; a configured value would corrupt the request.

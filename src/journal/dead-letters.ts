@@ -20,6 +20,7 @@ export function journalDeadLetters(
         new Set([...journal.pendingCounts().keys(), ...journal.deadLetterCounts().keys()]),
       ),
     list: (filter) => Promise.resolve(journal.listDeadLetters(filter)),
+    forEvent: (eventId) => Promise.resolve(journal.deadLettersOf(eventId)),
     replay: (filter) => changed(journal.replayDeadLetters(filter)),
     purge: (filter) => changed(journal.purgeDeadLetters(filter)),
     close: () => {

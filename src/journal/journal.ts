@@ -326,6 +326,21 @@ export class Journal {
   }
 
   /**
+   * The dead letters of one event. The events table holds only what is still owed or dead,
+   * so the scan is bounded by the backlog, and it serves the admin API, not the hot path.
+   */
+  deadLettersOf(eventId: string): DeadLetter[] {
+    return this.#db
+      .prepare<[string], DeadLetter>(
+        `SELECT d.endpoint, d.seq, e.id AS eventId, e.action, d.attempts, d.error,
+                e.accepted_at AS acceptedAt, d.dead_at AS deadAt
+           FROM dead_letters d JOIN events e ON e.seq = d.seq WHERE e.id = ?
+          ORDER BY d.endpoint, d.seq`,
+      )
+      .all(eventId);
+  }
+
+  /**
    * Puts matching dead letters back at the end of their endpoint's backlog: each becomes
    * a new event row (a new, higher seq) pending for that endpoint alone.
    */

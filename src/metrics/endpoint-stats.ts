@@ -1,6 +1,6 @@
 import type { Counter } from 'prom-client';
 import type { RelayEvent } from '../core/event.ts';
-import { statusText } from '../endpoint/http.ts';
+import { statusText } from '../core/status.ts';
 import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
 import type { Clock } from '../core/clock.ts';
 import type { RelayMetrics } from './registry.ts';

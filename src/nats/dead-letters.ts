@@ -104,6 +104,11 @@ export class NatsDeadLetters implements DeadLetterStore {
     return dead.length;
   }
 
+  /** Read from the whole dead-letter stream: JetStream has no index by header. */
+  async forEvent(eventId: string): Promise<readonly DeadLetterRecord[]> {
+    return (await this.#read({})).filter((d) => d.eventId === eventId);
+  }
+
   async purge(filter: DeadLetterFilter): Promise<number> {
     const jsm = await jetstreamManager(this.#nc);
     const dead = await this.#read(filter);

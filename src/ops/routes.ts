@@ -8,7 +8,7 @@ import { expvar } from '../metrics/expvar.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
 import { errorBody, INTERNAL } from '../core/errors.ts';
-import { adminRoutes, type AdminDeps } from './admin.ts';
+import { adminApi, type AdminDeps } from './admin/index.ts';
 
 export interface DebugDeps {
   readonly log: Logger;
@@ -81,7 +81,7 @@ export function buildDebugApp(deps: DebugDeps) {
         return reply.code(500).send(INTERNAL);
       });
       api.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
-      adminRoutes(api, deps.admin);
+      adminApi(api, deps.admin);
       done();
     },
     { prefix: '/api/v1' },

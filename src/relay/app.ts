@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { endpointView, type AdminDeps } from '../ops/admin.ts';
+import { endpointView, type AdminDeps } from '../ops/admin/index.ts';
 import { buildDebugApp } from '../ops/routes.ts';
 import { EndpointSet } from './endpoint-set.ts';
 import type { Endpoint } from '../metrics/endpoint-view.ts';
@@ -29,6 +29,7 @@ import {
 } from '../storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from '../metrics/backlog.ts';
 import { openLocalStorage, type OpenedStorage } from './storage.ts';
+import { DeadLetters } from '../storage/dead-letters.ts';
 
 export interface RelayDeps {
   readonly log: Logger;
@@ -158,7 +159,9 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     endpoints,
     tokens: adminTokens,
     reload: reloadFromFile,
-    deadLetters: keepsDeadLetters(storage) ? storage.deadLetters() : undefined,
+    deadLetters: keepsDeadLetters(storage)
+      ? new DeadLetters(storage.deadLetters(), () => endpoints.list.map((e) => e.config.name))
+      : undefined,
     attempts,
     trail,
     pendingFor: findsPending(storage) ? (id) => storage.pendingFor(id) : undefined,

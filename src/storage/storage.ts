@@ -17,7 +17,7 @@ export interface InstanceReport {
 /**
  * Where accepted events wait until every endpoint that wants them has them: the one seam
  * between ingest and delivery. Memory (`memory.ts`) and the SQLite journal (`sqlite.ts`)
- * implement it, and one contract test suite (test/storage-contract.test.ts) runs against
+ * implement it, and one contract test suite (test/contract/storage.test.ts) runs against
  * each. Events never carry a backend's fields: a backend keeps its own bookkeeping (a
  * journal position, a message id) beside them.
  *

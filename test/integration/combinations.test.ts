@@ -1,0 +1,403 @@
+// Every feature with every other. Each case turns on one value of every dimension at once
+// (storage, concurrency, batching, format, how the receiver behaves; signing always) and
+// streams a few hundred events through a real relay to a real receiver. With the journal
+// the relay is a child process that is SIGKILLed mid-stream and started again on the same
+// directory. Each case asserts: every event ingest answered 2xx for was delivered (answered
+// 2xx by the receiver); duplicates only after a kill and within the in-flight bound; order
+// kept at concurrency 1; every request signed. Mid-stream the config is reloaded with the
+// endpoint changed (its pipeline rebuilt over the same backlog), then the endpoint is paused
+// through the admin API while events keep coming, and resumed. A new feature joins here.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import {
+  closedAfterTests,
+  envelope,
+  makeConfig,
+  pushEvent,
+  V1,
+  waitUntil,
+  type Received,
+} from '../support/helpers.ts';
+import { natsSkip, requireNats, startNats, type NatsCluster } from '../support/nats-process.ts';
+import { configReloads, spawnRelay, writeRelayConfig } from '../support/relay-process.ts';
+
+const scope = closedAfterTests();
+let nats: NatsCluster | undefined;
+let streams = 0;
+before(async () => {
+  if (natsSkip === false) nats = await startNats(requireNats());
+});
+after(async () => {
+  await nats?.stop();
+});
+
+const DIMENSIONS = {
+  storage: ['memory', 'journal', 'nats'],
+  concurrency: [1, 4],
+  batch: [1, 20],
+  format: ['envelope', 'cloudevents', 'template'],
+  receiver: ['steady', 'failing', 'slow'],
+} as const;
+
+type Dim<K extends keyof typeof DIMENSIONS> = (typeof DIMENSIONS)[K][number];
+
+interface Case {
+  readonly storage: Dim<'storage'>;
+  readonly concurrency: Dim<'concurrency'>;
+  readonly batch: Dim<'batch'>;
+  readonly format: Dim<'format'>;
+  readonly receiver: Dim<'receiver'>;
+}
+
+/** Events per case, in requests of 1 to 4 events from one client (so acceptance order is known). */
+const EVENTS = 240;
+/** The config is reloaded (the endpoint changed) once this many events were acknowledged. */
+const RELOAD_AFTER = 60;
+/** After the reload the endpoint is paused (admin API) until this many were acknowledged. */
+const RESUME_AFTER = 90;
+/** With the journal: the relay is killed once this many events were acknowledged. */
+const KILL_AFTER = 120;
+const ADMIN_TOKEN = 'combination-admin-token';
+/** A source (a Distribution 3 registry) that part of every stream comes through. */
+const SOURCE = { path: '/sources/dist3', token: 'Bearer combination-source-token' };
+const SOURCES = [
+  { name: 'dist3', type: 'distribution', auth: { value: 'Bearer combination-source-token' } },
+];
+const HTTP = {
+  addr: '127.0.0.1:0',
+  debug: { addr: '127.0.0.1:0', auth: { tokens: [ADMIN_TOKEN] } },
+};
+
+/**
+ * Pauses the endpoint through the admin API, waits for its requests in flight, streams up to
+ * RESUME_AFTER events and checks none of them went out, then resumes it.
+ */
+async function whilePaused(
+  debugUrl: string,
+  ingest: string,
+  delivered: readonly string[],
+  post: () => Promise<void>,
+): Promise<void> {
+  const admin = (action: string) =>
+    fetch(`${debugUrl}/api/v1/endpoints/consumer${action}`, {
+      method: action === '' ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+  assert.equal((await admin('/pause')).status, 200);
+  await waitUntil(
+    async () => ((await (await admin('')).json()) as { inFlight: number }).inFlight === 0,
+    30_000,
+    'requests in flight at the pause finished',
+  );
+  const before = delivered.length;
+  await post();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(delivered.length, before, `nothing delivered while paused (${ingest})`);
+  const view = (await (await admin('')).json()) as { state: string; pending: number };
+  assert.equal(view.state, 'paused');
+  assert.ok(view.pending >= RESUME_AFTER - RELOAD_AFTER, `${String(view.pending)} pending`);
+  assert.equal((await admin('/resume')).status, 200);
+}
+
+/**
+ * The admin API's history after the run: the attempts log holds the endpoint's attempts
+ * (with a failing receiver its 503s too; with durable storage those of the relay before
+ * the kill as well), and the last event is delivered for the endpoint.
+ */
+async function checkHistory(
+  c: Case,
+  debugUrl: string,
+  sent: readonly string[],
+  last: string,
+): Promise<void> {
+  const get = async (path: string) =>
+    (await (
+      await fetch(`${debugUrl}/api/v1${path}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      })
+    ).json()) as Record<string, unknown>;
+  await waitUntil(
+    async () => {
+      const where = await get(`/events/${last}`);
+      const places = (where['endpoints'] ?? []) as { endpoint: string; state: string }[];
+      return places.some((p) => p.endpoint === 'consumer' && p.state === 'delivered');
+    },
+    10_000,
+    `GET /events/${last} says delivered (${label(c)})`,
+  );
+  const attempts = (await get('/endpoints/consumer/attempts?limit=1000'))['attempts'] as {
+    relay: string;
+    result: string;
+    eventIds: string[];
+    response?: { status: number };
+  }[];
+  assert.ok(attempts.length > 0, 'attempts logged');
+  const known = new Set(sent);
+  for (const a of attempts) {
+    for (const id of a.eventIds) assert.ok(known.has(id), `attempt for unknown event ${id}`);
+  }
+  if (c.receiver === 'failing') {
+    assert.ok(
+      attempts.some((a) => a.result === 'failure' && a.response?.status === 503),
+      'the receiver’s 503s are in the log',
+    );
+  }
+  if (c.storage !== 'memory') {
+    assert.equal(
+      new Set(attempts.map((a) => a.relay)).size,
+      2,
+      'the durable log holds the attempts of the relay before the kill too',
+    );
+  }
+}
+
+function allCases(): Case[] {
+  const out: Case[] = [];
+  for (const storage of DIMENSIONS.storage)
+    for (const concurrency of DIMENSIONS.concurrency)
+      for (const batch of DIMENSIONS.batch)
+        for (const format of DIMENSIONS.format)
+          for (const receiver of DIMENSIONS.receiver) {
+            // A template renders one event per request: with batch it is a config error.
+            if (format === 'template' && batch > 1) continue;
+            out.push({ storage, concurrency, batch, format, receiver });
+          }
+  return out;
+}
+
+const label = (c: Case): string =>
+  `${c.storage} · concurrency ${String(c.concurrency)} · ${c.batch > 1 ? `batch ${String(c.batch)}` : 'no batch'} · ${c.format} · ${c.receiver} receiver`;
+
+function formatConfig(c: Case): unknown {
+  switch (c.format) {
+    case 'envelope':
+      return 'envelope';
+    case 'cloudevents':
+      return { type: 'cloudevents', mode: c.batch > 1 ? 'batched' : 'structured' };
+    case 'template':
+      return {
+        type: 'template',
+        body: { id: '{{ event.id }}', image: '{{ repository }}:{{ tag }}' },
+      };
+  }
+}
+
+/** Event ids in a request body of any of the case formats. */
+function idsIn(body: string): string[] {
+  const parsed = JSON.parse(body) as unknown;
+  if (Array.isArray(parsed)) return parsed.map((ce: { id: string }) => ce.id);
+  const doc = parsed as { id?: string; events?: { id: string }[] };
+  if (doc.events !== undefined) return doc.events.map((e) => e.id);
+  assert.ok(typeof doc.id === 'string', `no event id in ${body.slice(0, 200)}`);
+  return [doc.id];
+}
+
+/**
+ * A receiver that behaves as the case says, verifies every signature, and records the
+ * event ids of the requests it answered 2xx, in the order it answered them.
+ */
+async function caseReceiver(c: Case, secret: string) {
+  const verifier = new Webhook(secret);
+  const delivered: string[] = [];
+  const badSignatures: string[] = [];
+  let requests = 0;
+  const generations = new Set<string>();
+  const ok = (req: Received, res: ServerResponse): void => {
+    delivered.push(...idsIn(req.body));
+    generations.add(String(req.headers['x-config-generation'] ?? '1'));
+    res.writeHead(200).end();
+  };
+  const receiver = await scope.receiver((req, res) => {
+    requests += 1;
+    try {
+      verifier.verify(req.body, req.headers as Record<string, string>);
+    } catch (err) {
+      badSignatures.push(err instanceof Error ? err.message : String(err));
+    }
+    if (c.receiver === 'failing' && requests % 4 === 0) {
+      res.writeHead(503, { 'retry-after': '0' }).end('try again');
+    } else if (c.receiver === 'slow') {
+      setTimeout(() => {
+        ok(req, res);
+      }, 5);
+    } else {
+      ok(req, res);
+    }
+  });
+  return { url: receiver.url, delivered, badSignatures, generations, requests: () => requests };
+}
+
+/** Posts events from one client, 1 to 4 per request; returns the ids answered 2xx, in order. */
+async function stream(
+  ingest: string,
+  ids: { next: number },
+  until: number,
+  acked: string[],
+  sent: string[],
+): Promise<void> {
+  while (ids.next < until) {
+    const n = Math.min(1 + (ids.next % 4), until - ids.next);
+    ids.next += n;
+    const events = Array.from({ length: n }, () => pushEvent());
+    sent.push(...events.map((e) => String(e['id'])));
+    // Every third request comes through a source (another registry's webhook route).
+    const viaSource = ids.next % 3 === 0;
+    const res = await fetch(`${ingest}${viaSource ? SOURCE.path : '/events'}`, {
+      method: 'POST',
+      headers: viaSource
+        ? { 'content-type': V1, authorization: SOURCE.token }
+        : { 'content-type': V1 },
+      body: envelope(...events),
+    });
+    await res.arrayBuffer();
+    assert.equal(res.status, 202, `ingest answered ${String(res.status)}`);
+    acked.push(...events.map((e) => String(e['id'])));
+  }
+}
+
+async function runCase(c: Case): Promise<{ duplicates: number; requests: number }> {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const rx = await caseReceiver(c, secret);
+  const endpoint = {
+    name: 'consumer',
+    url: rx.url,
+    timeout: '5s',
+    threshold: 3,
+    backoff: '50ms',
+    concurrency: c.concurrency,
+    ...(c.batch > 1 ? { batch: { maxEvents: c.batch, maxWait: '20ms' } } : {}),
+    format: formatConfig(c),
+    signing: { secret },
+  };
+  // The reload changes the endpoint (a header), so its pipeline is rebuilt mid-stream.
+  const changed = { ...endpoint, headers: { 'x-config-generation': '2' } };
+  const acked: string[] = [];
+  const sent: string[] = [];
+  const counter = { next: 0 };
+
+  if (c.storage === 'memory') {
+    const relay = await scope.relay([endpoint], { http: HTTP, sources: SOURCES });
+    await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent);
+    assert.ok(relay.relay.reload(makeConfig([changed], { http: HTTP, sources: SOURCES })).ok);
+    await whilePaused(relay.debugUrl, relay.ingestUrl, rx.delivered, () =>
+      stream(relay.ingestUrl, counter, RESUME_AFTER, acked, sent),
+    );
+    await stream(relay.ingestUrl, counter, EVENTS, acked, sent);
+    await waitUntil(
+      () => covers(rx.delivered, acked),
+      60_000,
+      `all events at the receiver (${label(c)})`,
+    );
+    await checkHistory(c, relay.debugUrl, sent, acked[acked.length - 1] ?? '');
+    await relay.stop();
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-combo-'));
+    streams += 1;
+    const config = {
+      storage:
+        c.storage === 'journal'
+          ? { path: join(dir, 'data') }
+          : // A held message comes back 2 s after its relay was killed.
+            {
+              nats: {
+                servers: nats?.urls ?? [],
+                stream: `combo-${String(streams)}`,
+                ackWait: '2s',
+              },
+            },
+      http: HTTP,
+      sources: SOURCES,
+      notifications: { endpoints: [endpoint] },
+    };
+    const first = await spawnRelay(config, dir);
+    await stream(first.ingest, counter, RELOAD_AFTER, acked, sent);
+    const reloaded = { ...config, notifications: { endpoints: [changed] } };
+    writeRelayConfig(reloaded, dir);
+    process.kill(first.pid, 'SIGHUP');
+    await waitForReload(first.debug);
+    await whilePaused(first.debug, first.ingest, rx.delivered, () =>
+      stream(first.ingest, counter, RESUME_AFTER, acked, sent),
+    );
+    // Attempts reach durable storage once a second, and before any read of the log: this
+    // read makes those so far durable, so the log after the kill must hold them.
+    const seen = await fetch(`${first.debug}/api/v1/endpoints/consumer/attempts?limit=1`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(seen.status, 200);
+    await stream(first.ingest, counter, KILL_AFTER, acked, sent);
+    // Mid-stream: deliveries of the last requests are still in flight or unacknowledged.
+    await first.kill('SIGKILL');
+    const second = await spawnRelay(reloaded, dir);
+    await stream(second.ingest, counter, EVENTS, acked, sent);
+    await waitUntil(
+      () => covers(rx.delivered, acked),
+      60_000,
+      `all events at the receiver (${label(c)})`,
+    );
+    await checkHistory(c, second.debug, sent, acked[acked.length - 1] ?? '');
+    await second.kill('SIGTERM');
+  }
+
+  assert.deepEqual(rx.badSignatures, [], 'every request carries a valid signature');
+  assert.ok(rx.generations.has('2'), 'requests after the reload carry the new header');
+  const known = new Set(sent);
+  for (const id of rx.delivered) assert.ok(known.has(id), `delivered ${id}, which was never sent`);
+  const duplicates = rx.delivered.length - new Set(rx.delivered).size;
+  if (c.storage === 'memory') {
+    assert.equal(duplicates, 0, 'no kill, no duplicate');
+  } else {
+    // At the kill: requests in flight, and 2xx answers whose acks were not yet committed.
+    const bound = 2 * c.concurrency * c.batch;
+    assert.ok(duplicates <= bound, `${String(duplicates)} duplicates, bound ${String(bound)}`);
+  }
+  // With NATS, order across relays holds only without batching: a consumer lets
+  // `concurrency × maxEvents` messages out at once, so while the killed relay still holds
+  // part of a batch (until ackWait) the new one is handed newer events. Every event still
+  // arrives (asserted above); the README states the limit.
+  if (c.concurrency === 1 && !(c.storage === 'nats' && c.batch > 1)) {
+    const ackedSet = new Set(acked);
+    const firstSeen = [...new Set(rx.delivered)].filter((id) => ackedSet.has(id));
+    assert.deepEqual(firstSeen, acked, 'delivered in acceptance order');
+  }
+  return { duplicates, requests: rx.requests() };
+}
+
+async function waitForReload(debugUrl: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const { success, failure } = await configReloads(debugUrl);
+    assert.equal(failure, 0, 'the reload failed');
+    if (success === 1) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('no reload within 4 s of SIGHUP');
+}
+
+function covers(delivered: readonly string[], acked: readonly string[]): boolean {
+  if (delivered.length < acked.length) return false;
+  const got = new Set(delivered);
+  return acked.every((id) => got.has(id));
+}
+
+const cases = allCases();
+
+for (const storage of DIMENSIONS.storage) {
+  // Cases are independent (own receiver, relay and directory), so they run side by side.
+  describe(
+    `combinations: ${storage}`,
+    { concurrency: storage === 'memory' ? 6 : 3, skip: storage === 'nats' ? natsSkip : false },
+    () => {
+      for (const c of cases.filter((x) => x.storage === storage)) {
+        it(label(c), async (t) => {
+          const { duplicates, requests } = await runCase(c);
+          t.diagnostic(`${String(requests)} requests, ${String(duplicates)} duplicates`);
+        });
+      }
+    },
+  );
+}
