@@ -112,3 +112,24 @@ export class Filter {
     return true;
   }
 }
+
+/**
+ * An endpoint's first stage as the broadcaster runs it: its name, and whether its filter
+ * takes an event (what it refuses is counted through `onFiltered`, and never kept for it).
+ */
+export interface Route {
+  readonly name: string;
+  accepts(facts: EventFacts): boolean;
+}
+
+/** The filter stage of an endpoint's chain. */
+export function filterStage(name: string, filter: Filter, onFiltered: () => void): Route {
+  return {
+    name,
+    accepts(facts) {
+      if (filter.accepts(facts)) return true;
+      onFiltered();
+      return false;
+    },
+  };
+}

@@ -24,6 +24,8 @@ export type AttemptOutcome =
 export interface EndpointListener {
   /** The journal held `count` undelivered events for the endpoint at start. */
   restorePending(count: number): void;
+  /** The endpoint's filter refused an event: it is not kept for the endpoint. */
+  onFiltered(): void;
   /** The event passed the filter and entered the queue (the registry's `Events`). */
   onQueued(event: RelayEvent): void;
   /** The queue was full and dropped this, its oldest event. */

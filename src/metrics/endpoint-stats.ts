@@ -58,6 +58,7 @@ export class EndpointStats implements EndpointListener {
   errors = 0;
   dropped = 0;
   deadLettered = 0;
+  filtered = 0;
   readonly statuses = new Map<string, number>();
   /** Accept-to-delivered latency of delivered events. */
   readonly latency = { count: 0, sumMs: 0, maxMs: 0 };
@@ -86,6 +87,7 @@ export class EndpointStats implements EndpointListener {
       pending: metrics.pending.labels(endpoint),
       dropped: metrics.dropped.labels(endpoint),
       deadLettered: metrics.deadLettered.labels(endpoint),
+      filtered: metrics.filtered.labels(endpoint),
       latency: metrics.deliveryLatency.labels(endpoint),
       requestEvents: metrics.requestEvents.labels(endpoint),
       attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
@@ -100,6 +102,7 @@ export class EndpointStats implements EndpointListener {
     this.#prom.pending.set(0);
     this.#prom.dropped.inc(0);
     this.#prom.deadLettered.inc(0);
+    this.#prom.filtered.inc(0);
   }
 
   /**
@@ -113,6 +116,7 @@ export class EndpointStats implements EndpointListener {
     m.pending.remove(name);
     m.dropped.remove(name);
     m.deadLettered.remove(name);
+    m.filtered.remove(name);
     m.deliveryLatency.remove(name);
     m.requestEvents.remove(name);
     for (const outcome of ['success', 'failure', 'error']) m.attemptDuration.remove(name, outcome);
@@ -123,6 +127,11 @@ export class EndpointStats implements EndpointListener {
   restorePending(count: number): void {
     this.pending += count;
     this.#prom.pending.inc(count);
+  }
+
+  onFiltered(): void {
+    this.filtered += 1;
+    this.#prom.filtered.inc();
   }
 
   onDeadLettered(): void {

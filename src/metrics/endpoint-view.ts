@@ -5,7 +5,7 @@ import type { EndpointConfig } from '../config/endpoint.ts';
 import type { RelayEvent } from '../core/event.ts';
 import type { Breaker } from '../endpoint/breaker.ts';
 import type { DeliveryLoop } from '../endpoint/delivery-loop.ts';
-import type { Filter } from '../endpoint/filter.ts';
+import type { Route } from '../endpoint/filter.ts';
 import type { Backlog } from '../storage/storage.ts';
 import type { EndpointStats } from './endpoint-stats.ts';
 
@@ -13,7 +13,8 @@ import type { EndpointStats } from './endpoint-stats.ts';
 export interface Endpoint {
   readonly config: EndpointConfig;
   readonly stats: EndpointStats;
-  readonly filter: Filter;
+  /** Its filter stage, which the broadcaster runs; undefined for a disabled endpoint. */
+  readonly route: Route | undefined;
   /** The delivery loop over the endpoint's backlog; undefined for a disabled endpoint. */
   readonly loop: DeliveryLoop | undefined;
   /** The endpoint's backlog in storage; undefined for a disabled endpoint. */

@@ -29,6 +29,7 @@ import {
 } from '../storage/storage.ts';
 import { JournalView, registerBacklogMetrics } from '../metrics/backlog.ts';
 import { openLocalStorage, type OpenedStorage } from './storage.ts';
+import { accepting } from './whereabouts.ts';
 import { DeadLetters } from '../storage/dead-letters.ts';
 
 export interface RelayDeps {
@@ -141,7 +142,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     maxBodySize: config.http.maxBodySize,
     tokens,
     recentIds: restoredIds(config, storage, clock),
-    broadcaster: new Broadcaster(() => endpoints.routes, storage, trail?.accepted.bind(trail)),
+    broadcaster: new Broadcaster(
+      () => endpoints.routes,
+      storage,
+      trail === undefined ? undefined : accepting(trail),
+    ),
     storageName: opened.kind === 'journal' ? 'journal' : 'storage',
     journalRejected: (reason, count) => {
       metrics.journalRejected.labels(reason).inc(count);

@@ -1,4 +1,5 @@
-import type { Accepted, EventFacts, NewEvent } from '../core/event.ts';
+import type { Accepted, NewEvent } from '../core/event.ts';
+import type { Route } from '../endpoint/filter.ts';
 import type { Storage } from '../storage/storage.ts';
 
 /** Events kept, each for `targets[i]`, while `routes` were configured. */
@@ -7,12 +8,6 @@ export type OnStored = (
   targets: readonly (readonly string[])[],
   routes: readonly string[],
 ) => void;
-
-/** Where the broadcaster sends: an endpoint's name and its filter. */
-export interface Route {
-  readonly name: string;
-  accepts(facts: EventFacts): boolean;
-}
 
 /**
  * Decides, for every event, which endpoints' filters accept it, and has storage keep it

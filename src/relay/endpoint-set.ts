@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import type { ApplyReport } from '../config/reload-outcome.ts';
-import type { Route } from './broadcaster.ts';
+import type { Route } from '../endpoint/filter.ts';
 import type { Clock } from '../core/clock.ts';
 import { canonicalJson } from '../config/canonical.ts';
 import type { EndpointConfig } from '../config/schema.ts';
 import type { DeliveryLoop } from '../endpoint/delivery-loop.ts';
 import type { Endpoint } from '../metrics/endpoint-view.ts';
 import { buildEndpoint } from './pipeline.ts';
-import type { EventFacts } from '../core/event.ts';
 import type { AttemptLog } from '../history/attempts.ts';
 import type { EventTrail } from '../history/events.ts';
 import type { RelayMetrics } from '../metrics/registry.ts';
@@ -132,14 +131,11 @@ export class EndpointSet {
       }
       void this.#retire(endpoint, 'removed').then(() => {
         endpoint.stats.forget();
-        this.#deps.metrics.filtered.remove(name);
         this.#deps.onRetired?.(name);
       });
     }
     this.#endpoints = next;
-    this.#routes = [...next.values()].flatMap((e) =>
-      e.loop === undefined ? [] : [this.#route(e)],
-    );
+    this.#routes = [...next.values()].flatMap((e) => (e.route === undefined ? [] : [e.route]));
     return { added, changed, removed };
   }
 
@@ -264,19 +260,6 @@ export class EndpointSet {
     this.#retiring.add(done);
     void done.finally(() => this.#retiring.delete(done));
     return done;
-  }
-
-  #route(e: Endpoint): Route {
-    const filtered = this.#deps.metrics.filtered.labels(e.config.name);
-    filtered.inc(0);
-    return {
-      name: e.config.name,
-      accepts: (facts: EventFacts): boolean => {
-        if (e.filter.accepts(facts)) return true;
-        filtered.inc();
-        return false;
-      },
-    };
   }
 }
 

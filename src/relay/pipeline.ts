@@ -7,7 +7,8 @@ import { EndpointStats } from '../metrics/endpoint-stats.ts';
 import { defersRetries, type Storage } from '../storage/storage.ts';
 import { DeliveryLoop, type DeliveryPolicy } from '../endpoint/delivery-loop.ts';
 import { Breaker } from '../endpoint/breaker.ts';
-import { Filter } from '../endpoint/filter.ts';
+import { Filter, filterStage } from '../endpoint/filter.ts';
+import { marking } from './whereabouts.ts';
 import { cloudEventsFormat } from '../endpoint/format/cloudevents.ts';
 import { envelopeFormat } from '../endpoint/format/envelope.ts';
 import { type Format } from '../endpoint/format/format.ts';
@@ -27,6 +28,7 @@ import { DeliveryError, FormatError } from '../core/errors.ts';
 /** A listener that records nothing: a test request counts in no metric. */
 const silentListener: EndpointListener = {
   restorePending: () => undefined,
+  onFiltered: () => undefined,
   onQueued: () => undefined,
   onDropped: () => undefined,
   onDeliveryStarted: () => undefined,
@@ -55,41 +57,6 @@ export interface PipelineDeps {
   readonly trail?: EventTrail | undefined;
 }
 
-/** The endpoint's figures, and its events' whereabouts marked as they change. */
-function withTrail(
-  stats: EndpointStats,
-  trail: EventTrail,
-  name: string,
-  clock: Clock,
-): EndpointListener {
-  return {
-    restorePending: (count) => {
-      stats.restorePending(count);
-    },
-    onQueued: () => {
-      stats.onQueued();
-    },
-    onDropped: (event) => {
-      stats.onDropped();
-      trail.dropped(name, event, clock.now());
-    },
-    onDeliveryStarted: (events) => {
-      stats.onDeliveryStarted(events);
-    },
-    onAttempt: (outcome) => {
-      stats.onAttempt(outcome);
-    },
-    onDelivered: (event) => {
-      stats.onDelivered(event);
-      trail.delivered(name, event, clock.now());
-    },
-    onDeadLettered: (event, reason) => {
-      stats.onDeadLettered();
-      trail.deadLettered(name, event, clock.now(), reason);
-    },
-  };
-}
-
 export function buildFormat(config: FormatConfig): Format {
   switch (config.type) {
     case 'envelope':
@@ -108,9 +75,9 @@ export function buildFormat(config: FormatConfig): Format {
  * format, sign, POST through the endpoint's transport) ← retrying (breaker with fixed or
  * exponential backoff and Retry-After, optional retry limits) ← delivery loop (isolation:
  * ingest never waits on delivery; batches and concurrent requests) over the endpoint's
- * backlog in storage (bounded in memory, or a window over the journal). The broadcaster
- * applies the filter (the registry's ignore rules, then `filter`) before storage keeps an
- * event for the endpoint.
+ * backlog in storage (bounded in memory, or a window over the journal) ← the filter stage
+ * (the registry's ignore rules, then `filter`), which the broadcaster runs for every event
+ * before storage keeps it for the endpoint.
  */
 export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpoint {
   const stats = deps.stats ?? new EndpointStats(config.name, deps.metrics, deps.clock);
@@ -125,7 +92,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     return {
       config,
       stats,
-      filter,
+      route: undefined,
       loop: undefined,
       backlog: undefined,
       breaker: undefined,
@@ -150,7 +117,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     );
   }
   const listener =
-    deps.trail === undefined ? stats : withTrail(stats, deps.trail, config.name, deps.clock);
+    deps.trail === undefined ? stats : marking(stats, deps.trail, config.name, deps.clock);
   const sinkOptions = {
     endpoint: config.name,
     url: config.url,
@@ -233,5 +200,8 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
       ...(outcome.kind === 'success' ? {} : { message: outcome.message }),
     };
   };
-  return { config, stats, filter, loop, backlog, breaker, test };
+  const route = filterStage(config.name, filter, () => {
+    listener.onFiltered();
+  });
+  return { config, stats, route, loop, backlog, breaker, test };
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StorageUnavailableError } from '../../../src/core/errors.ts';
 import { readEnvelope, type EventFacts } from '../../../src/core/event.ts';
-import { Broadcaster, type Route } from '../../../src/relay/broadcaster.ts';
+import type { Route } from '../../../src/endpoint/filter.ts';
+import { Broadcaster } from '../../../src/relay/broadcaster.ts';
 import { MemoryStorage } from '../../../src/storage/memory.ts';
 import { memoryLogger, pushEvent } from '../../support/helpers.ts';
 

@@ -68,6 +68,7 @@ describe('endpoint set', () => {
     const broadcaster = new Broadcaster(() => set.routes, storage);
     await broadcaster.write(readEnvelope({ events: [pushEvent()] }, 0));
     assert.equal(set.get('a')?.stats.events, 0, 'the filter ignored the push');
+    assert.equal(set.get('a')?.stats.filtered, 1, 'and the filter stage counted it');
     set.apply(endpoints([{ name: 'a', url: 'http://127.0.0.1:9/a' }]));
     await broadcaster.write(readEnvelope({ events: [pushEvent()] }, 0));
     assert.equal(set.get('a')?.stats.events, 1);
