@@ -1,0 +1,84 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { INTERNAL, StorageUnavailableError } from '../core/errors.ts';
+import type { Accepted } from '../core/event.ts';
+import type { IngestDeps } from './deps.ts';
+import { refuse } from './reply.ts';
+
+/** What one request came to: how many events were kept, and how many were re-sends. */
+export interface AcceptedCount {
+  readonly accepted: number;
+  readonly duplicates: number;
+}
+
+/** Answers a request; resolves with its counts, or undefined when it was refused. */
+export type Accept = (
+  events: readonly Accepted[],
+  req: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<AcceptedCount | undefined>;
+
+/**
+ * The one way events enter the relay, for `/events` and every source: re-sends within the
+ * window acknowledged and not kept again, the rest handed to storage, then the answer:
+ * 202 once they are kept, 503 when storage cannot keep them, 500 for a defect.
+ */
+export function acceptor(deps: IngestDeps): Accept {
+  /**
+   * Hands fresh events to storage (re-sends within the window acknowledged, not kept
+   * again) and answers: 202 once they are kept, 503 when storage cannot keep them.
+   */
+  return async (
+    events: readonly Accepted[],
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ accepted: number; duplicates: number } | undefined> => {
+    const fresh: Accepted[] = [];
+    const ids = new Set<string>();
+    for (const accepted of events) {
+      const id = accepted.event.id;
+      if (ids.has(id) || deps.recentIds.has(id)) continue;
+      ids.add(id);
+      fresh.push(accepted);
+    }
+    const duplicates = events.length - fresh.length;
+    // Recorded before the hand-over so a concurrent re-send is caught, and forgotten again
+    // if the hand-over fails: a refused request's events must stay re-sendable.
+    for (const id of ids) deps.recentIds.add(id);
+    try {
+      await deps.broadcaster.write(fresh);
+    } catch (err) {
+      for (const id of ids) deps.recentIds.delete(id);
+      if (err instanceof StorageUnavailableError) {
+        const full = err.code === 'RELAY_STORAGE_FULL';
+        deps.journalRejected(full ? 'full' : 'write', fresh.length);
+        req.log.error(
+          { reqId: req.id, code: err.code, events: fresh.length, err: full ? undefined : err },
+          `events refused with 503: ${err.message}`,
+        );
+        void reply.header('retry-after', '10');
+        await refuse(
+          reply,
+          503,
+          `${deps.storageName}_${full ? 'full' : 'unavailable'}`,
+          `${err.message}; the events were not accepted, retry later`,
+        );
+        return undefined;
+      }
+      // Not a condition of storage: a defect. Logged whole and answered as one, so the
+      // registry retries and whoever reads the log sees a bug, not a shutdown.
+      req.log.error({ reqId: req.id, err, events: fresh.length }, 'ingest failed unexpectedly');
+      await reply.code(500).send(INTERNAL);
+      return undefined;
+    }
+    deps.stats.accepted(fresh.length);
+    if (duplicates > 0) {
+      deps.stats.duplicate(duplicates);
+      req.log.info(
+        { reqId: req.id, duplicates },
+        'acknowledged events already accepted (registry re-send)',
+      );
+    }
+    await reply.code(202).send({ accepted: fresh.length, duplicates });
+    return { accepted: fresh.length, duplicates };
+  };
+}
