@@ -174,7 +174,10 @@ export async function ingest(
  * Runs the built relay (dist/main.js) as a child process on a generated config, with both
  * listeners on ports chosen by the OS (read back from its "listening" log line).
  */
-export async function startRelayProcess(config: Record<string, unknown>) {
+export async function startRelayProcess(
+  config: Record<string, unknown>,
+  extraNodeArgs: string[] = [],
+) {
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const file = join(dir, 'relay.yaml');
   writeFileSync(
@@ -190,7 +193,7 @@ export async function startRelayProcess(config: Record<string, unknown>) {
   const nodeArgs = (process.env['BENCH_RELAY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(ROOT, 'dist/main.js'), '--config', file],
+    [...nodeArgs, ...extraNodeArgs, join(ROOT, 'dist/main.js'), '--config', file],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, NODE_ENV: 'production' },

@@ -10,6 +10,7 @@ import { jetstreamScenario } from './jetstream.ts';
 import { latencyScenario } from './latency.ts';
 import { memoryScenario } from './memory.ts';
 import { registryScenario } from './registry.ts';
+import { soakScenario } from './soak.ts';
 import { killAll } from './lib.ts';
 import { failedRow, markdownTable, type Row } from './result.ts';
 
@@ -24,6 +25,7 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   registry: () => registryScenario(),
   jetstream: () => jetstreamScenario(),
   history: () => historyScenario(),
+  soak: () => soakScenario(),
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');
