@@ -149,7 +149,7 @@ export class HttpSink implements Sink<Delivery> {
       const timestamp = Math.floor(this.#clock.now() / 1000);
       headers = [...headers, ...this.#signer.headers(delivery.id, timestamp, payload.body)];
     }
-    const started = performance.now();
+    const started = this.#clock.now();
     const startedAt = this.#record === undefined ? 0 : this.#clock.now();
     const attempt = new Attempt(this.#timeoutMs, this.#record !== undefined);
     this.#inFlight.add(attempt);
@@ -168,7 +168,7 @@ export class HttpSink implements Sink<Delivery> {
       answer = await attempt.done;
     } catch (err) {
       if (this.#isDestroyed()) throw new SinkClosedError(this.#endpoint);
-      const durationMs = performance.now() - started;
+      const durationMs = this.#clock.now() - started;
       const causeCode = attempt.timedOut ? 'TIMEOUT' : errorCode(err);
       const failed = attempt.timedOut
         ? new DeliveryError(
@@ -203,7 +203,7 @@ export class HttpSink implements Sink<Delivery> {
       this.#inFlight.delete(attempt);
     }
     const { status } = answer;
-    const durationMs = performance.now() - started;
+    const durationMs = this.#clock.now() - started;
     if (status >= 200 && status < 300) {
       this.#listener.onAttempt({ kind: 'success', status, durationMs });
       if (this.#record !== undefined) {

@@ -407,7 +407,7 @@ export class Journal {
     this.#acks = [];
     this.#attempts = [];
     const s = this.#statements;
-    const started = performance.now();
+    const started = this.#clock.now();
     const seqs = appends.map(({ events }) => new Array<number>(events.length).fill(0));
     try {
       this.#db.transaction(() => {
@@ -456,7 +456,7 @@ export class Journal {
       this.onError(failure, { appends: appends.length, acks: acks.length });
       return;
     } finally {
-      this.onCommit((performance.now() - started) / 1000);
+      this.onCommit((this.#clock.now() - started) / 1000);
     }
     this.#refreshSize();
     appends.forEach(({ done }, a) => {

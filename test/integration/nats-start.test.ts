@@ -7,23 +7,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { closedAfterTests, envelope, pushEvent, V1, waitUntil } from '../support/helpers.ts';
+import { closedAfterTests, pushEvent, waitUntil } from '../support/helpers.ts';
 import { natsSkip, requireNats, startNats } from '../support/nats-process.ts';
 import {
+  postEvents as post,
   runCli,
   spawnRelay,
   writeRelayConfig,
-  type RelayProcess,
 } from '../support/relay-process.ts';
 
 const scope = closedAfterTests();
-
-const post = (relay: RelayProcess, events: Record<string, unknown>[]) =>
-  fetch(`${relay.ingest}/events`, {
-    method: 'POST',
-    headers: { 'content-type': V1 },
-    body: envelope(...events),
-  });
 
 describe('starting beside NATS', { skip: natsSkip }, () => {
   it('three relays started together on a 3-node cluster that has just started all come up', async () => {

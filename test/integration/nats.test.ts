@@ -8,10 +8,11 @@ import { describe, it } from 'node:test';
 import { createUser } from '@nats-io/nkeys';
 import { stringify } from 'yaml';
 import { makeTestCertificates } from '../support/certificates.ts';
-import { closedAfterTests, envelope, pushEvent, V1, waitUntil } from '../support/helpers.ts';
+import { closedAfterTests, pushEvent, waitUntil } from '../support/helpers.ts';
 import { natsSkip, requireNats, startNats } from '../support/nats-process.ts';
 import {
   configReloads,
+  postEvents as post,
   runCli,
   spawnRelay,
   writeRelayConfig,
@@ -20,13 +21,6 @@ import {
 
 const scope = closedAfterTests();
 let streams = 0;
-
-const post = (relay: RelayProcess, events: Record<string, unknown>[]) =>
-  fetch(`${relay.ingest}/events`, {
-    method: 'POST',
-    headers: { 'content-type': V1 },
-    body: envelope(...events),
-  });
 
 describe('NATS JetStream storage', { skip: natsSkip }, () => {
   it('two relays share the work: every event once, in order, re-sends to the other relay dropped', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after } from 'node:test';
 import { stringify } from 'yaml';
+import { envelope, V1 } from './helpers.ts';
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
@@ -115,6 +116,15 @@ export async function spawnRelay(
       return exited;
     },
   };
+}
+
+/** POSTs `events` in one envelope to the relay's `/events`, as the registry does. */
+export function postEvents(relay: RelayProcess, events: Record<string, unknown>[]) {
+  return fetch(`${relay.ingest}/events`, {
+    method: 'POST',
+    headers: { 'content-type': V1 },
+    body: envelope(...events),
+  });
 }
 
 /** Runs `registry-relay ARGS` to its end, as an operator types it. */

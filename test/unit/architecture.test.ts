@@ -25,7 +25,7 @@ describe('architecture', () => {
       readFileSync(file, 'utf8')
         .split('\n')
         .forEach((line, i) => {
-          if (/\bDate\.now\(\)|new Date\(\)/.test(line)) {
+          if (/\bDate\.now\(\)|new Date\(\)|performance\.now\(\)|process\.hrtime/.test(line)) {
             reads.push(`${file.slice(SRC.length)}:${String(i + 1)}: ${line.trim()}`);
           }
         });
