@@ -29,13 +29,10 @@ function open(config: RelayConfig): Promise<OpenedStorage> {
 async function openDeadLetters(
   config: RelayConfig,
 ): Promise<{ store: DeadLetterStore; close: () => Promise<void> }> {
-  if (config.storage.nats === undefined && config.storage.path === undefined) {
-    throw new UsageError('the config has no storage.path: there is no journal to look at');
-  }
   const { storage } = await open(config);
   if (!keepsDeadLetters(storage)) {
     await storage.close();
-    throw new UsageError('this storage keeps no dead letters');
+    throw new UsageError('the config has no storage.path: there is no journal to look at');
   }
   return { store: storage.deadLetters(), close: async () => storage.close() };
 }

@@ -84,13 +84,11 @@ export class AttemptQueryError extends RelayError {
 /** A name given for an endpoint (a filter, a path) that is neither configured nor stored. */
 export class UnknownEndpointError extends RelayError {
   readonly code = 'RELAY_UNKNOWN_ENDPOINT';
-  readonly known: readonly string[];
 
   constructor(name: string, known: readonly string[]) {
     super(
       `endpoint ${JSON.stringify(name)}: no such endpoint in the config or in storage (known: ${known.join(', ') || 'none'})`,
     );
-    this.known = known;
   }
 }
 

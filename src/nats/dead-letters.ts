@@ -5,7 +5,6 @@ import type {
   DeadLetterRecord,
   DeadLetterStore,
 } from '../storage/dead-letters.ts';
-import { connectNats, type NatsConnectionOptions } from './connect.ts';
 import { readAll } from './streams.ts';
 import { endpointOfToken, endpointToken, H } from './subjects.ts';
 import type { Clock } from '../core/clock.ts';
@@ -23,23 +22,14 @@ interface DeadMsg extends DeadLetterRecord {
 export class NatsDeadLetters implements DeadLetterStore {
   readonly #nc: NatsConnection;
   readonly #stream: string;
-  /** Its own connection (the CLI), closed with it; else the relay's, left open. */
-  readonly #owned: boolean;
   /** When a replayed dead letter is accepted again. */
   readonly #clock: Clock;
 
-  constructor(nc: NatsConnection, stream: string, clock: Clock, owned = false) {
+  /** Over the storage's connection, which the storage closes. */
+  constructor(nc: NatsConnection, stream: string, clock: Clock) {
     this.#nc = nc;
     this.#stream = stream;
     this.#clock = clock;
-    this.#owned = owned;
-  }
-
-  static async open(
-    opts: NatsConnectionOptions & { stream: string },
-    clock: Clock,
-  ): Promise<NatsDeadLetters> {
-    return new NatsDeadLetters(await connectNats(opts), opts.stream, clock, true);
   }
 
   get #dead(): string {
@@ -116,8 +106,8 @@ export class NatsDeadLetters implements DeadLetterStore {
     return dead.length;
   }
 
-  async close(): Promise<void> {
-    if (this.#owned) await this.#nc.drain();
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 

@@ -10,14 +10,10 @@ import type { RelayConfig } from '../config/schema.ts';
 import { NatsStorage, type NatsStorageOptions } from '../nats/storage.ts';
 import { NatsUnavailableError } from '../core/errors.ts';
 
-export type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
+type NatsConfig = NonNullable<RelayConfig['storage']['nats']>;
 
 /** The relay's NATS settings as the storage and the CLI use them (reads the key files). */
-export function natsOptions(
-  config: RelayConfig,
-  nats: NatsConfig,
-  clock: Clock,
-): NatsStorageOptions {
+function natsOptions(config: RelayConfig, nats: NatsConfig, clock: Clock): NatsStorageOptions {
   return {
     clock,
     servers: nats.servers,
@@ -41,7 +37,7 @@ export function natsOptions(
 }
 
 /** Why NATS could not be used, naming the servers. */
-export function natsError(nats: NatsConfig, err: unknown): NatsUnavailableError {
+function natsError(nats: NatsConfig, err: unknown): NatsUnavailableError {
   const reason = err instanceof Error ? err.message : String(err);
   return new NatsUnavailableError(
     `storage.nats: cannot use ${nats.servers.join(', ')}: ${reason}`,
@@ -105,14 +101,16 @@ export async function openNatsStorage(
     } catch (err) {
       const left = deadline - clock.now();
       if (isPermanent(err)) throw natsError(nats, err);
-      if (attempt === 1 && left <= 0) throw natsError(nats, err);
       if (left <= 0) {
+        // A single try (the commands, startTimeout 0) says only why it failed.
         throw natsError(
           nats,
-          new Error(
-            `${err instanceof Error ? err.message : String(err)} (still failing after ${String(attempt)} attempts within storage.nats.startTimeout)`,
-            { cause: err },
-          ),
+          attempt === 1
+            ? err
+            : new Error(
+                `${err instanceof Error ? err.message : String(err)} (still failing after ${String(attempt)} attempts within storage.nats.startTimeout)`,
+                { cause: err },
+              ),
         );
       }
       const retryInMs = Math.min(wait, left);

@@ -13,7 +13,7 @@ import { instanceRoutes } from './instances.ts';
 import { reloadRoutes } from './reload.ts';
 
 export type { AdminDeps } from './deps.ts';
-export { endpointView, sampleEvent, type EndpointState } from './endpoints.ts';
+export { endpointView } from './endpoints.ts';
 
 /** Registers every resource of the admin API on `api` (a scope, prefixed /api/v1). */
 export function adminApi(api: FastifyInstance, deps: AdminDeps): void {
