@@ -13,6 +13,8 @@ const LAYERS = [
   ['endpoint', 3, '^src/endpoint/'],
   // Other registries' webhook bodies read into registry events (pure).
   ['sources', 3, '^src/sources/'],
+  // The registries' own API: sign-in, manifests, referrers, facts (read, never written).
+  ['registry', 3, '^src/registry/'],
   // The config file, parsed and compiled into plans.
   ['config', 4, '^src/config/'],
   ['metrics', 5, '^src/metrics/'],

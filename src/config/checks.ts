@@ -27,8 +27,39 @@ export function crossChecks(input: unknown): Problem[] {
       message: 'storage.path (the SQLite journal) and storage.nats are two backends: choose one',
     });
   }
+  const registries = Array.isArray(doc?.['registries']) ? (doc['registries'] as unknown[]) : [];
+  const registryNames = new Set(
+    registries.map((r) => record(r)?.['name']).filter((n) => typeof n === 'string'),
+  );
+  const sources = Array.isArray(doc?.['sources']) ? (doc['sources'] as unknown[]) : [];
+  sources.forEach((raw, i) => {
+    const named = record(raw)?.['registry'];
+    if (typeof named === 'string' && !registryNames.has(named)) {
+      problems.push({
+        path: ['sources', i, 'registry'],
+        message: `no registry is named ${named}: name one of registries[].name (${[...registryNames].join(', ') || 'none configured'})`,
+      });
+    }
+  });
   const endpoints = record(doc?.['notifications'])?.['endpoints'];
   if (!Array.isArray(endpoints)) return problems;
+  if (registries.length === 0) {
+    endpoints.forEach((raw: unknown, i) => {
+      const e = record(raw);
+      const filter = record(e?.['filter']);
+      const asks = ['platforms', 'artifactTypes', 'labels', 'signed'].filter(
+        (f) => filter?.[f] !== undefined && filter[f] !== null,
+      );
+      if (e?.['enrich'] !== undefined && e['enrich'] !== null && e['enrich'] !== false)
+        asks.unshift('enrich');
+      if (asks.length > 0) {
+        problems.push({
+          path: ['notifications', 'endpoints', i, asks[0] === 'enrich' ? 'enrich' : 'filter'],
+          message: `${asks.map((a) => (a === 'enrich' ? 'enrich' : `filter.${a}`)).join(', ')} read facts from a registry: configure it under registries`,
+        });
+      }
+    });
+  }
   const seen = new Map<string, number>();
   endpoints.forEach((raw: unknown, i) => {
     const e = record(raw);
@@ -91,7 +122,7 @@ function checkEndpoint(
 ): void {
   const who = `endpoint "${name}"`;
   const filter = record(e['filter']);
-  for (const field of FILTER_FIELDS) {
+  for (const field of [...FILTER_FIELDS, 'platforms', 'artifactTypes']) {
     const value = filter?.[field];
     const lists: [string, unknown][] =
       typeof value === 'string' || Array.isArray(value)
@@ -110,6 +141,18 @@ function checkEndpoint(
             message: `${who}: ${errorText(err)}`,
           });
         }
+      });
+    }
+  }
+
+  for (const [label, pattern] of Object.entries(record(filter?.['labels']) ?? {})) {
+    if (typeof pattern !== 'string') continue;
+    try {
+      compilePattern(pattern);
+    } catch (err) {
+      problems.push({
+        path: [...at, 'filter', 'labels', label],
+        message: `${who}: ${errorText(err)}`,
       });
     }
   }

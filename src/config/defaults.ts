@@ -16,6 +16,14 @@ export const DEFAULTS = {
   attempts: { keep: 100, store: 1000, maxAgeNs: 7 * 24 * 3600e9 },
   events: { keep: 10_000 },
   shutdownTimeoutNs: 10e9,
+  registry: {
+    timeoutNs: 5e9,
+    concurrency: 8,
+    /** How long an endpoint waits for a registry's answers before it sends without them. */
+    waitNs: 5e9,
+    cacheDigests: 10_000,
+    referrersMaxAgeNs: 30e9,
+  },
   endpoint: {
     timeoutNs: 1e9,
     threshold: 10,

@@ -3,9 +3,10 @@ import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import type { BackoffPolicy } from '../endpoint/breaker.ts';
 import { secretKey } from '../endpoint/signing.ts';
-import type { TlsSettings } from '../endpoint/transport.ts';
+import type { TlsSettings } from '../core/transport.ts';
 import { DEFAULTS } from './defaults.ts';
 import { duration, nullToUndefined, optionalDuration, stringList } from './fields.ts';
+import { FACTS, type FactName } from '../core/image.ts';
 
 const headerValues = z.union([z.string().transform((s) => [s]), z.array(z.string())]);
 
@@ -41,7 +42,32 @@ const filterSchema = z.preprocess(
     ),
     // Source names (`sources[].name`, or `events` for POST /events).
     sources: matchList(z.string()),
+    // Decided on facts read from the registry (enrichment), once they are known.
+    platforms: matchList(z.string()),
+    artifactTypes: matchList(z.string()),
+    labels: z.preprocess(
+      nullToUndefined,
+      z.record(z.string(), z.string(), { error: 'expected label: pattern pairs' }).default({}),
+    ),
+    signed: z.preprocess(nullToUndefined, z.boolean().optional()),
   }),
+);
+
+/** `enrich`: the facts an endpoint's events carry, and how long it waits for them. */
+const enrichSchema = z.preprocess(
+  (v) => (v === true ? {} : Array.isArray(v) ? { facts: v } : v === null ? undefined : v),
+  z
+    .strictObject(
+      {
+        facts: z
+          .array(z.enum(['all', ...FACTS], { error: `expected all or one of ${FACTS.join(', ')}` }))
+          .min(1, 'name at least one fact, or all')
+          .default(['all']),
+        wait: z.preprocess(nullToUndefined, optionalDuration()),
+      },
+      { error: 'expected true, a list of facts, or {facts: [...], wait: "5s"}' },
+    )
+    .optional(),
 );
 
 const FORMAT_TYPES = ['envelope', 'cloudevents', 'slack', 'template'];
@@ -215,6 +241,34 @@ const backoffSchema = z.preprocess(
     }),
 );
 
+/**
+ * The facts an endpoint's events carry: those `enrich` names, and those its fact filters
+ * decide on. Undefined when it asks for none (no registry is asked for it).
+ */
+function enrichPlan(
+  enrich: { facts: readonly string[]; wait?: number | undefined } | undefined,
+  filter: {
+    platforms: { include: string[]; exclude: string[] };
+    artifactTypes: { include: string[]; exclude: string[] };
+    labels: Record<string, string>;
+    signed?: boolean | undefined;
+  },
+): { facts: ReadonlySet<FactName>; waitNs: number | undefined } | undefined {
+  const facts = new Set<FactName>();
+  for (const f of enrich?.facts ?? []) {
+    if (f === 'all') for (const all of FACTS) facts.add(all);
+    else facts.add(f as FactName);
+  }
+  const listed = (l: { include: string[]; exclude: string[] }) =>
+    l.include.length + l.exclude.length > 0;
+  if (listed(filter.platforms)) facts.add('platforms');
+  if (listed(filter.artifactTypes)) facts.add('artifactType');
+  if (Object.keys(filter.labels).length > 0) facts.add('labels');
+  if (filter.signed !== undefined) facts.add('referrers');
+  if (facts.size === 0) return undefined;
+  return { facts, waitNs: enrich?.wait };
+}
+
 /** One endpoint. Checks across its fields (patterns, templates, batch and format) are in checks.ts. */
 export const endpointSchema = z
   .strictObject({
@@ -239,6 +293,7 @@ export const endpointSchema = z
       z.strictObject({ mediatypes: stringList, actions: stringList }).prefault({}),
     ),
     filter: filterSchema,
+    enrich: enrichSchema,
     format: formatSchema,
     batch: batchSchema,
     signing: signingSchema,
@@ -283,6 +338,7 @@ export const endpointSchema = z
     ignoredMediaTypes: e.ignoredmediatypes,
     ignore: { mediaTypes: e.ignore.mediatypes, actions: e.ignore.actions },
     filter: e.filter,
+    enrich: enrichPlan(e.enrich, e.filter),
     format: e.format,
     batch: { maxEvents: e.batch?.maxEvents ?? 1, maxWaitNs: e.batch?.maxWait ?? 0 },
     signing: e.signing,

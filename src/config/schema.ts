@@ -3,6 +3,7 @@ import { endpointSchema, tlsSchema } from './endpoint.ts';
 import { DEFAULTS } from './defaults.ts';
 import { byteSize, duration, nullToUndefined } from './fields.ts';
 import { sourcesSchema } from './sources.ts';
+import { registriesSchema } from './registries.ts';
 
 export { DEFAULTS } from './defaults.ts';
 
@@ -172,6 +173,8 @@ export const configSchema = z.strictObject({
   ),
   // Webhooks of other registries, normalised into registry events (src/sources/).
   sources: sourcesSchema,
+  // Registries the relay reads image facts from and resolves tags with (src/registry/).
+  registries: registriesSchema,
   notifications: z.strictObject({
     // Accepted so that a registry's whole `notifications:` block can be pasted; the
     // registry decides whether it sends references, the relay forwards what it gets.

@@ -79,6 +79,8 @@ export const sourceSchema = z
       .regex(/^\/[A-Za-z0-9_./-]*$/, 'a URL path such as "/sources/harbor-prod"')
       .optional(),
     auth: authSchema,
+    // The configured registry (`registries[].name`) this source's events are about.
+    registry: z.preprocess(nullToUndefined, z.string().min(1).optional()),
   })
   .superRefine((v, ctx) => {
     if (v.type === 'github' && v.auth.secret === undefined && v.auth.none !== true) {
@@ -107,6 +109,7 @@ export const sourceSchema = z
     name: v.name,
     type: v.type,
     path: (v.path ?? `/sources/${v.name}`).replace(/\/+$/, '') || '/',
+    registry: v.registry,
     auth:
       v.auth.none === true
         ? ({ kind: 'none' } as const)

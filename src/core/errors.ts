@@ -42,6 +42,37 @@ export class VerifyError extends RelayError {
   readonly code = 'RELAY_UNVERIFIED';
 }
 
+// --- registries -----------------------------------------------------------------------
+
+/** Why a registry request failed, as metrics, logs and `relay.image.unavailable` name it. */
+export type RegistryFailure =
+  | 'unreachable'
+  | 'timeout'
+  | 'unauthorized'
+  | 'denied'
+  | 'not_found'
+  | 'bad_answer'
+  | 'too_large'
+  | 'server_error';
+
+/** A registry request that came to nothing: its registry, what was asked and why it failed. */
+export class RegistryError extends RelayError {
+  readonly code = 'RELAY_REGISTRY';
+  readonly registry: string;
+  readonly reason: RegistryFailure;
+
+  constructor(
+    registry: string,
+    reason: RegistryFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`registry ${registry}: ${message}`, options);
+    this.registry = registry;
+    this.reason = reason;
+  }
+}
+
 // --- config ---------------------------------------------------------------------------
 
 /** A config that cannot be used; `problems` has one line per problem, each naming its field. */

@@ -219,7 +219,11 @@ export class DeliveryLoop {
       await this.#next.write(delivery);
       if (this.#abandoned.has(delivery)) return;
       this.#backlog.ack(delivery.events);
-      for (const event of delivery.events) this.#listener.onDelivered(event);
+      for (const event of delivery.events) {
+        const skipped = delivery.skipped(event);
+        if (skipped === undefined) this.#listener.onDelivered(event);
+        else this.#listener.onSkipped(event, skipped);
+      }
     } catch (err) {
       if (this.#abandoned.has(delivery)) return;
       const backlog = this.#backlog;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RelayEvent } from '../core/event.ts';
+import type { SkipReason } from './listener.ts';
 
 /** One request's body and the headers that describe it, as a format renders them. */
 export interface Payload {
@@ -34,6 +35,18 @@ export class Delivery {
             .update(events.map((e) => e.id).join('\n'))
             .digest('base64url')
             .slice(0, 27)}`;
+  }
+
+  /** Events acknowledged without being sent, and why (see EnrichingSink). */
+  #skipped: Map<RelayEvent, SkipReason> | undefined;
+
+  skip(event: RelayEvent, why: SkipReason): void {
+    (this.#skipped ??= new Map()).set(event, why);
+  }
+
+  /** Why `event` was not sent, if it was skipped. */
+  skipped(event: RelayEvent): SkipReason | undefined {
+    return this.#skipped?.get(event);
   }
 
   /** Attempts a shared backend says were made before this one (0 for a fresh delivery). */

@@ -1,5 +1,8 @@
 import type { RelayEvent } from '../core/event.ts';
 
+/** Why an event was acknowledged without being sent. */
+export type SkipReason = 'filtered' | 'duplicate';
+
 /** What one HTTP attempt came to. */
 export type AttemptOutcome =
   | { readonly kind: 'success'; readonly status: number; readonly durationMs: number }
@@ -34,6 +37,11 @@ export interface EndpointListener {
   onDeliveryStarted(events: number): void;
   /** One HTTP attempt finished (the registry's `Successes`, `Failures`, `Errors`). */
   onAttempt(outcome: AttemptOutcome): void;
+  /**
+   * Decided at delivery, not sent and no longer pending: the fact filter refused it once
+   * its facts were read (`filtered`), or its resolved digest showed it a re-send (`duplicate`).
+   */
+  onSkipped(event: RelayEvent, why: SkipReason): void;
   /** The endpoint answered 2xx for this event; it is no longer pending. */
   onDelivered(event: RelayEvent): void;
   /** Retry limits were reached: the event left the backlog for the dead letters. */

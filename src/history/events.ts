@@ -7,7 +7,7 @@ export interface Mark {
   readonly state: Whereabouts;
   /** Epoch ms of the change (delivered, dead-lettered, dropped). */
   readonly at?: number | undefined;
-  /** Why it is a dead letter. */
+  /** Why it is a dead letter, or why it was filtered out at delivery. */
   readonly reason?: string | undefined;
 }
 
@@ -78,6 +78,11 @@ export class EventTrail {
 
   deadLettered(endpoint: string, event: RelayEvent, at: number, reason: string): void {
     this.#mark(endpoint, event.id, { state: 'dead-letter', at, reason });
+  }
+
+  /** Acknowledged unsent at delivery: refused by a fact filter, or a re-send. */
+  skipped(endpoint: string, event: RelayEvent, at: number, reason: string): void {
+    this.#mark(endpoint, event.id, { state: 'filtered-out', at, reason });
   }
 
   dropped(endpoint: string, event: RelayEvent, at: number): void {

@@ -23,6 +23,11 @@ export interface IngestDeps {
   readonly isShuttingDown: () => boolean;
   /** Other registries' webhooks, each on its own path (`sources`). */
   readonly sources?: readonly SourceConfig[] | undefined;
+  /**
+   * Whether a configured registry serves events naming `host` (or from `source`): its
+   * tag-only pushes are then accepted under ids unique per request, to be resolved.
+   */
+  readonly registries?: { serves(host: string | undefined, source: string): boolean } | undefined;
   /** Counts what each source sent: accepted, duplicate, ignored, rejected, unauthorized. */
   readonly sourceCounted?:
     ((source: SourceConfig, result: SourceResult, count: number) => void) | undefined;

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/sources.ts';
 import { EnvelopeError, SourceBodyError, VerifyError } from '../core/errors.ts';
 import { readEnvelope, type Accepted } from '../core/event.ts';
+import { provisionalId } from '../core/image.ts';
 import { ADAPTERS } from '../sources/index.ts';
 import { verify } from '../sources/verify.ts';
 import type { Accept } from './accept.ts';
@@ -33,11 +34,29 @@ export function sourceRoutes(
 ): void {
   /** Sender event types already logged as ignored, per source: logged once each. */
   const ignoredSeen = new Set<string>();
+  /** Makes provisional ids unique within one millisecond. */
+  let provisionalSeq = 0;
 
   /**
    * One source's route: verify the sender, read its body with the source type's adapter,
    * keep the sender's body beside each event, and accept the events as `/events` does.
    */
+  /**
+   * A push or pull naming a tag and no digest, about a configured registry: its id is made
+   * unique per request, and the endpoints' stage resolves the tag and derives the id from
+   * the digest (so a re-push of the tag is a new event, a re-send the same one).
+   */
+  const unresolved = (e: Record<string, unknown>, source: string): boolean => {
+    const registries = deps.registries;
+    if (registries === undefined) return false;
+    const target = e['target'] as Record<string, unknown> | undefined;
+    if (target === undefined || target['digest'] !== undefined || typeof target['tag'] !== 'string')
+      return false;
+    if (e['action'] !== 'push' && e['action'] !== 'pull') return false;
+    const host = (e['request'] as Record<string, unknown> | undefined)?.['host'];
+    return registries.serves(typeof host === 'string' ? host : undefined, source);
+  };
+
   const sourceRoute = (source: SourceConfig): void => {
     const adapter = ADAPTERS[source.type];
     const counted = (result: SourceResult, count = 1) => {
@@ -94,6 +113,9 @@ export function sourceRoutes(
       const keepsOriginal = source.type !== 'gitlab' && source.type !== 'distribution';
       const events = normalized.events.map((e) => ({
         ...e,
+        id: unresolved(e, source.name)
+          ? provisionalId(String(e['id']), `${receivedAt.toString(36)}.${String(provisionalSeq++)}`)
+          : e['id'],
         relay: {
           source: source.name,
           type: source.type,

@@ -1,7 +1,7 @@
 import type { Counter } from 'prom-client';
 import type { RelayEvent } from '../core/event.ts';
 import { statusText } from '../core/status.ts';
-import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
+import type { AttemptOutcome, EndpointListener, SkipReason } from '../endpoint/listener.ts';
 import type { Clock } from '../core/clock.ts';
 import type { RelayMetrics } from './registry.ts';
 
@@ -59,6 +59,8 @@ export class EndpointStats implements EndpointListener {
   dropped = 0;
   deadLettered = 0;
   filtered = 0;
+  /** Re-sends found once their tag was resolved to a digest: acknowledged, not sent. */
+  duplicates = 0;
   readonly statuses = new Map<string, number>();
   /** Accept-to-delivered latency of delivered events. */
   readonly latency = { count: 0, sumMs: 0, maxMs: 0 };
@@ -88,6 +90,7 @@ export class EndpointStats implements EndpointListener {
       dropped: metrics.dropped.labels(endpoint),
       deadLettered: metrics.deadLettered.labels(endpoint),
       filtered: metrics.filtered.labels(endpoint),
+      duplicates: metrics.resolvedDuplicates.labels(endpoint),
       latency: metrics.deliveryLatency.labels(endpoint),
       requestEvents: metrics.requestEvents.labels(endpoint),
       attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
@@ -103,6 +106,7 @@ export class EndpointStats implements EndpointListener {
     this.#prom.dropped.inc(0);
     this.#prom.deadLettered.inc(0);
     this.#prom.filtered.inc(0);
+    this.#prom.duplicates.inc(0);
   }
 
   /**
@@ -117,6 +121,7 @@ export class EndpointStats implements EndpointListener {
     m.dropped.remove(name);
     m.deadLettered.remove(name);
     m.filtered.remove(name);
+    m.resolvedDuplicates.remove(name);
     m.deliveryLatency.remove(name);
     m.requestEvents.remove(name);
     for (const outcome of ['success', 'failure', 'error']) m.attemptDuration.remove(name, outcome);
@@ -132,6 +137,17 @@ export class EndpointStats implements EndpointListener {
   onFiltered(): void {
     this.filtered += 1;
     this.#prom.filtered.inc();
+  }
+
+  /** Skipped at delivery: a late filter counts as filtered; either way no longer pending. */
+  onSkipped(_event: RelayEvent, why: SkipReason): void {
+    if (why === 'filtered') this.onFiltered();
+    else {
+      this.duplicates += 1;
+      this.#prom.duplicates.inc();
+    }
+    this.pending -= 1;
+    this.#prom.pending.dec();
   }
 
   onDeadLettered(): void {

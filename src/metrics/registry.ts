@@ -54,6 +54,31 @@ export function createMetrics() {
       labelNames: ['endpoint'] as const,
       registers,
     }),
+    resolvedDuplicates: new Counter({
+      name: 'relay_resolved_duplicates_total',
+      help: 'Events acknowledged without sending: re-sends found once their tag was resolved to a digest.',
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
+    registryRequests: new Counter({
+      name: 'relay_registry_requests_total',
+      help: 'Requests to configured registries by kind (resolve, manifest, blob, referrers, token) and status, or the failure (timeout, unreachable, too_large).',
+      labelNames: ['registry', 'kind', 'status'] as const,
+      registers,
+    }),
+    registryCache: new Counter({
+      name: 'relay_registry_cache_total',
+      help: 'Facts asked of the per-digest cache, by result (hit, miss).',
+      labelNames: ['registry', 'result'] as const,
+      registers,
+    }),
+    registryFacts: new Histogram({
+      name: 'relay_registry_facts_seconds',
+      help: 'Time from an endpoint asking for an event to its facts (or resolved digest) being ready, by outcome: facts, or why not (wait, timeout, unreachable, unauthorized, ...).',
+      labelNames: ['registry', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
     requestEvents: new Histogram({
       name: 'relay_request_events',
       help: 'Events per delivery request of endpoints with batch.maxEvents > 1, counted once per delivery (not per retry).',

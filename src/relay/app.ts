@@ -31,6 +31,8 @@ import { JournalView, registerBacklogMetrics } from '../metrics/backlog.ts';
 import { openLocalStorage, type OpenedStorage } from './storage.ts';
 import { accepting } from './whereabouts.ts';
 import { DeadLetters } from '../storage/dead-letters.ts';
+import { Registries } from '../registry/registries.ts';
+import { registryMetrics } from '../metrics/registries.ts';
 
 export interface RelayDeps {
   readonly log: Logger;
@@ -99,6 +101,22 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const instance = deps.instance ?? `${hostname()}:${String(process.pid)}`;
   const { attempts, trail } = buildHistory(config.http.debug, storage, instance);
   const view = journal && new JournalView(journal, configuredNames(config), new Map(restored));
+  const registries =
+    config.registries.length === 0
+      ? undefined
+      : new Registries(config.registries, {
+          clock,
+          log: log.child({ component: 'registries' }),
+          listener: registryMetrics(
+            metrics,
+            config.registries.map((r) => r.name),
+          ),
+          env: deps.env ?? process.env,
+          sources: new Map(
+            config.sources.flatMap((s) => (s.registry === undefined ? [] : [[s.name, s.registry]])),
+          ),
+          dedupWindowMs: config.http.dedup.window / 1e6,
+        });
   const endpoints = new EndpointSet({
     clock,
     log,
@@ -109,6 +127,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     onRetired: () => view?.refresh(),
     attempts,
     trail,
+    images: registries,
   });
   endpoints.apply(config.notifications.endpoints);
   reportRestored(endpoints, restored, opened, log);
@@ -154,6 +173,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     stats: ingestStats,
     isShuttingDown: () => shuttingDown,
     sources: config.sources,
+    registries,
     sourceCounted: (source, result, count) => {
       metrics.sourceEvents.labels(source.name, source.type, result).inc(count);
     },
@@ -173,6 +193,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     instance,
     startedAt,
     instances: knowsInstances(storage) ? () => storage.instances() : undefined,
+    registries: registries === undefined ? undefined : () => registries.states(),
   };
   const debug = buildDebugApp({
     log: log.child({ listener: 'debug' }),
@@ -220,6 +241,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       attempts?.flush();
       stopPeriodic();
       await storage.close();
+      await registries?.close();
       return {
         drained,
         undelivered: endpoints.list.map((e) => ({

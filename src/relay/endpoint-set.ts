@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ImageFactsSource } from '../core/image.ts';
 import type { ApplyReport } from '../config/reload-outcome.ts';
 import type { Route } from '../endpoint/filter.ts';
 import type { Clock } from '../core/clock.ts';
@@ -24,6 +25,8 @@ export interface EndpointSetDeps {
   readonly onRetired?: (name: string) => void;
   readonly attempts?: AttemptLog | undefined;
   readonly trail?: EventTrail | undefined;
+  /** The configured registries, when there are any. */
+  readonly images?: ImageFactsSource | undefined;
 }
 
 /**
@@ -199,6 +202,7 @@ export class EndpointSet {
       storage: this.#deps.storage,
       attempts: this.#deps.attempts,
       trail: this.#deps.trail,
+      images: this.#deps.images,
       paused: this.#paused.has(config.name),
       ...(previous === undefined ? {} : { stats: previous.stats }),
       ...(after === undefined ? {} : { startAfter: after }),

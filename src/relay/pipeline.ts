@@ -19,11 +19,13 @@ import { HttpSink } from '../endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
 import { RetryingSink } from '../endpoint/retry.ts';
 import { Signer } from '../endpoint/signing.ts';
-import { buildTransport } from '../endpoint/transport.ts';
+import { buildTransport } from '../core/transport.ts';
 import type { RelayEvent } from '../core/event.ts';
 import type { AttemptLog } from '../history/attempts.ts';
 import type { EventTrail } from '../history/events.ts';
 import { DeliveryError, FormatError } from '../core/errors.ts';
+import type { ImageFactsSource } from '../core/image.ts';
+import { EnrichingSink, FactFilter } from '../endpoint/enrich.ts';
 
 /** A listener that records nothing: a test request counts in no metric. */
 const silentListener: EndpointListener = {
@@ -33,6 +35,7 @@ const silentListener: EndpointListener = {
   onDropped: () => undefined,
   onDeliveryStarted: () => undefined,
   onAttempt: () => undefined,
+  onSkipped: () => undefined,
   onDelivered: () => undefined,
   onDeadLettered: () => undefined,
 };
@@ -55,6 +58,8 @@ export interface PipelineDeps {
   readonly paused?: boolean | undefined;
   /** Event whereabouts, when on: delivered, dead-lettered and dropped events are marked. */
   readonly trail?: EventTrail | undefined;
+  /** The configured registries, when there are any: tags resolved, facts added. */
+  readonly images?: ImageFactsSource | undefined;
 }
 
 export function buildFormat(config: FormatConfig): Format {
@@ -154,6 +159,23 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     // A shared backend (NATS) takes failed events back with the breaker's delay.
     defer: defersRetries(backlog),
   });
+  // With registries configured: tag-only pushes resolved, facts added, fact filters decided.
+  const enrich = config.enrich;
+  const next =
+    deps.images === undefined
+      ? retrying
+      : new EnrichingSink({
+          next: retrying,
+          source: deps.images,
+          wanted:
+            enrich === undefined
+              ? undefined
+              : {
+                  facts: enrich.facts,
+                  waitMs: enrich.waitNs === undefined ? undefined : enrich.waitNs / 1e6,
+                },
+          filter: new FactFilter(config.filter),
+        });
   const policy: DeliveryPolicy = {
     maxEvents: config.batch.maxEvents,
     maxWaitMs: config.batch.maxWaitNs / 1e6,
@@ -161,7 +183,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
   };
   const loop = new DeliveryLoop({
     backlog,
-    next: retrying,
+    next,
     listener,
     log,
     clock: deps.clock,

@@ -22,6 +22,7 @@ export function liveChangeRefusals(current: RelayConfig, next: RelayConfig): str
     ['http.debug.attempts', current.http.debug.attempts, next.http.debug.attempts],
     ['http.debug.events', current.http.debug.events, next.http.debug.events],
     ['sources', current.sources, next.sources],
+    ['registries', current.registries, next.registries],
     ['storage', current.storage, next.storage],
   ];
   return fixed

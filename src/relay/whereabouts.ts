@@ -41,6 +41,10 @@ export function marking(
     onAttempt: (outcome) => {
       stats.onAttempt(outcome);
     },
+    onSkipped: (event, why) => {
+      stats.onSkipped(event, why);
+      trail.skipped(name, event, clock.now(), why);
+    },
     onDelivered: (event) => {
       stats.onDelivered(event);
       trail.delivered(name, event, clock.now());

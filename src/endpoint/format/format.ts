@@ -46,6 +46,24 @@ export interface EventView {
   readonly host: string | undefined;
   /** The registry node that sent the event (`source.addr`). */
   readonly node: string | undefined;
+  /** The facts enrichment added (`relay.image`), if any. */
+  readonly image: Json | undefined;
+  /** The image's platforms as `os/architecture[/variant]`, comma-separated. */
+  readonly platforms: string | undefined;
+  /** Whether a signature refers to it, when the facts say. */
+  readonly signed: boolean | undefined;
+}
+
+function platformsText(platforms: unknown): string | undefined {
+  if (!Array.isArray(platforms) || platforms.length === 0) return undefined;
+  return platforms
+    .map((p) => {
+      const o = obj(p);
+      const base = `${str(o['os']) ?? '?'}/${str(o['architecture']) ?? '?'}`;
+      const variant = str(o['variant']);
+      return variant === undefined ? base : `${base}/${variant}`;
+    })
+    .join(', ');
 }
 
 export function viewOf(event: Json): EventView {
@@ -57,6 +75,8 @@ export function viewOf(event: Json): EventView {
   const digest = str(target['digest']);
   const slash = repository?.lastIndexOf('/') ?? -1;
   const node = str(obj(event['source'])['addr']);
+  const relay = obj(event['relay']);
+  const image = relay['image'] === undefined ? undefined : obj(relay['image']);
   let subject = repository;
   if (repository !== undefined && tag !== undefined) subject = `${repository}:${tag}`;
   else if (repository !== undefined && digest !== undefined) subject = `${repository}@${digest}`;
@@ -77,6 +97,9 @@ export function viewOf(event: Json): EventView {
     actor: str(obj(event['actor'])['name']),
     host: str(obj(event['request'])['host']) ?? node,
     node,
+    image,
+    platforms: platformsText(image?.['platforms']),
+    signed: typeof image?.['signed'] === 'boolean' ? image['signed'] : undefined,
   };
 }
 

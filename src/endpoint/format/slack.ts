@@ -3,6 +3,7 @@ import type { Payload } from '../delivery.ts';
 import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
 
 const HEADERS = ['content-type', 'application/json'];
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 // Slack's mrkdwn treats these three as markup; everything else is literal.
 const escape = (text: string): string =>
@@ -22,6 +23,11 @@ export function slackLine(view: EventView): string {
   }
   if (view.actor !== undefined) parts.push(`by ${escape(view.actor)}`);
   if (view.host !== undefined) parts.push(`on ${escape(view.host)}`);
+  // With enrichment: what the image is, and whether anything signs it.
+  if (view.platforms !== undefined) parts.push(`· ${escape(view.platforms)}`);
+  if (view.signed !== undefined) parts.push(view.signed ? '· signed' : '· *unsigned*');
+  const unavailable = str(view.image?.['unavailable']);
+  if (unavailable !== undefined) parts.push(`· facts unavailable (${escape(unavailable)})`);
   return parts.join(' ');
 }
 

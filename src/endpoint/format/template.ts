@@ -3,6 +3,27 @@ import type { Payload } from '../delivery.ts';
 import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
 import { TemplateError } from '../../core/errors.ts';
 
+/** Every fact enrichment can add (`relay.image`), for checking `{{ image.… }}` references. */
+const SAMPLE_FACTS = {
+  registry: 'prod',
+  digest: 'sha256:f151b1c4e9a1c83cfbe4891d2a3112a60dbc0efd54e2ce2a44d4c23ee1b12ded',
+  mediaType: 'application/vnd.oci.image.index.v1+json',
+  artifactType: 'application/vnd.example+type',
+  size: 1024,
+  platforms: [{ os: 'linux', architecture: 'arm64', variant: 'v8', digest: 'sha256:e7ed' }],
+  created: '2026-11-23T01:02:48Z',
+  labels: {},
+  annotations: {},
+  subject: 'sha256:e7ed',
+  refers: 'signature',
+  signed: true,
+  signatures: [{ format: 'cosign', digest: 'sha256:e7ed', via: 'tag' }],
+  sboms: [],
+  attestations: [],
+  resolved: true,
+  unavailable: 'timeout',
+} as const;
+
 /**
  * An event with every field a registry (2.8 or 3.x) writes, used to check a template's
  * references at startup: a path that is not here is a typo, not an optional field.
@@ -36,6 +57,12 @@ export const SAMPLE_EVENT = {
   },
   actor: { name: 'alice' },
   source: { addr: 'registry-0:5000', instanceID: '7a37e3a7-a3ad-40d4-89d6-9ee35c020320' },
+  relay: {
+    source: 'quay-prod',
+    type: 'quay',
+    original: {},
+    image: SAMPLE_FACTS,
+  },
 } as const;
 
 /** What a template may reference besides `event.…`: the derived names of EventView. */
@@ -54,6 +81,8 @@ const DERIVED = new Set<string>([
   'subject',
   'actor',
   'host',
+  'platforms',
+  'signed',
 ]);
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
@@ -85,14 +114,19 @@ function checkPath(ref: string, where: string, sample: EventView): string[] {
   }
   const path = ref.split('.');
   const [root] = path;
-  if (root === 'event') {
+  if (root === 'event' || root === 'image') {
     if (lookup(sample, path) === undefined) {
-      throw new TemplateError(where, `{{ ${ref} }}: a registry event has no such field`);
+      throw new TemplateError(
+        where,
+        root === 'event'
+          ? `{{ ${ref} }}: a registry event has no such field`
+          : `{{ ${ref} }}: no such fact (see relay.image in the docs)`,
+      );
     }
   } else if (!DERIVED.has(root ?? '') || path.length > 1) {
     throw new TemplateError(
       where,
-      `{{ ${ref} }}: unknown name; use event.<field> or one of ${[...DERIVED].join(', ')}`,
+      `{{ ${ref} }}: unknown name; use event.<field>, image.<fact> or one of ${[...DERIVED].join(', ')}`,
     );
   }
   return path;

@@ -8,6 +8,7 @@ import type { EventTrail } from '../../history/events.ts';
 import type { Endpoint } from '../../metrics/endpoint-view.ts';
 import type { DeadLetters } from '../../storage/dead-letters.ts';
 import type { InstanceReport } from '../../storage/storage.ts';
+import type { RegistryState } from '../../registry/registries.ts';
 
 /** What the admin API reads and changes. */
 export interface AdminDeps {
@@ -37,6 +38,8 @@ export interface AdminDeps {
   readonly attempts?: AttemptLog | undefined;
   /** Recent events' whereabouts; undefined when `http.debug.events.keep` is 0. */
   readonly trail?: EventTrail | undefined;
+  /** The configured registries' states; undefined without `registries`. */
+  readonly registries?: (() => readonly RegistryState[]) | undefined;
   /** The endpoints that still owe an event, looked up in storage (the journal). */
   readonly pendingFor?: ((eventId: string) => readonly string[]) | undefined;
 }

@@ -10,6 +10,7 @@ import type { AdminDeps } from './deps.ts';
 import { endpointRoutes } from './endpoints.ts';
 import { eventRoutes } from './events.ts';
 import { instanceRoutes } from './instances.ts';
+import { registryRoutes } from './registries.ts';
 import { reloadRoutes } from './reload.ts';
 
 export type { AdminDeps } from './deps.ts';
@@ -25,6 +26,7 @@ export function adminApi(api: FastifyInstance, deps: AdminDeps): void {
     deadLetterRoutes,
     reloadRoutes,
     instanceRoutes,
+    registryRoutes,
   ]) {
     resource(api, deps);
   }

@@ -89,10 +89,14 @@ const NO_FILTER = {
   tags: NONE,
   targets: NONE,
   sources: NONE,
+  platforms: NONE,
+  artifactTypes: NONE,
+  labels: {},
 };
 /** What an endpoint without the relay-only routing blocks gets. */
 const ROUTING_DEFAULTS = {
   filter: NO_FILTER,
+  enrich: undefined,
   format: { type: 'envelope' },
   batch: { maxEvents: 1, maxWaitNs: 0 },
   signing: undefined,

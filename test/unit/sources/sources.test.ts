@@ -700,6 +700,7 @@ describe('sources config', () => {
       name: 'jfrog',
       type: 'artifactory',
       path: '/sources/jfrog',
+      registry: undefined,
       auth: { kind: 'header', header: 'X-JFrog-Event-Auth', value: 't' },
     });
   });

@@ -1,5 +1,5 @@
 import { EnvHttpProxyAgent, Pool, ProxyAgent, type Dispatcher } from 'undici';
-import { redactUrl } from '../core/redact.ts';
+import { redactUrl } from './redact.ts';
 
 /** Per-endpoint TLS, with the PEM files already read (config/endpoint.ts reads them). */
 export interface TlsSettings {
