@@ -1,4 +1,5 @@
 import { EnvelopeError } from './errors.ts';
+import { RELAY_USER_AGENT_PREFIX } from './image.ts';
 /**
  * One registry notification event as the relay carries it: its id, and `envelope`, the registry request body for this event alone (`{"events":[<event>]}`,
  * every field as received, unknown ones included). It is serialised once at ingest and
@@ -106,6 +107,8 @@ export interface EventFacts {
 export interface Accepted {
   readonly event: NewEvent;
   readonly facts: EventFacts;
+  /** A pull the registry notified for the relay's own read of a manifest (see RELAY_USER_AGENT). */
+  readonly ownRead?: boolean | undefined;
 }
 
 /**
@@ -146,6 +149,12 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
       throw new EnvelopeError(where, 'nested too deeply to relay (thousands of levels)');
     }
     const sharedAction = shared(action);
+    const request = event['request'];
+    const userAgent = isObject(request) ? request['useragent'] : undefined;
+    const ownRead =
+      action === 'pull' &&
+      typeof userAgent === 'string' &&
+      userAgent.startsWith(RELAY_USER_AGENT_PREFIX);
     const sharedMediaType = mediaType === undefined ? undefined : shared(mediaType);
     return {
       event: {
@@ -163,6 +172,7 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
         targets: targetKinds(target),
         source,
       },
+      ...(ownRead ? { ownRead } : {}),
     };
   });
 }

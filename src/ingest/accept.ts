@@ -34,13 +34,19 @@ export function acceptor(deps: IngestDeps): Accept {
   ): Promise<{ accepted: number; duplicates: number } | undefined> => {
     const fresh: Accepted[] = [];
     const ids = new Set<string>();
+    let ownReads = 0;
     for (const accepted of events) {
+      if (accepted.ownRead === true) {
+        ownReads++;
+        continue;
+      }
       const id = accepted.event.id;
       if (ids.has(id) || deps.recentIds.has(id)) continue;
       ids.add(id);
       fresh.push(accepted);
     }
-    const duplicates = events.length - fresh.length;
+    const duplicates = events.length - fresh.length - ownReads;
+    if (ownReads > 0) deps.stats.ownReads(ownReads);
     // Recorded before the hand-over so a concurrent re-send is caught, and forgotten again
     // if the hand-over fails: a refused request's events must stay re-sendable.
     for (const id of ids) deps.recentIds.add(id);

@@ -20,6 +20,11 @@ export class IngestStats {
     this.#metrics.ingestEvents.inc(count);
   }
 
+  /** Pulls the registry notified for the relay's own reads: acknowledged, not relayed. */
+  ownReads(count: number): void {
+    this.#metrics.ownReads.inc(count);
+  }
+
   duplicate(count: number): void {
     this.duplicates += count;
     this.#metrics.duplicates.inc(count);

@@ -121,6 +121,11 @@ export function createMetrics() {
       help: 'Events acknowledged but not delivered again because their id was accepted recently.',
       registers,
     }),
+    ownReads: new Counter({
+      name: 'relay_ingest_own_reads_total',
+      help: "Pull events the registry notified for the relay's own manifest reads (enrichment): acknowledged, not relayed.",
+      registers,
+    }),
     ingestEvents: new Counter({
       name: 'relay_ingest_events_total',
       help: 'Events accepted by ingest (duplicates excluded), before per-endpoint filtering.',

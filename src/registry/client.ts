@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { RegistryError, type RegistryFailure } from '../core/errors.ts';
 import { buildTransport, type TlsSettings } from '../core/transport.ts';
 import { parseChallenge, type Challenge } from './challenge.ts';
+import { RELAY_USER_AGENT } from '../core/image.ts';
 
 /** How the relay signs in to a registry. */
 export type RegistryAuth =
@@ -80,6 +81,8 @@ export class RegistryClient {
   readonly #realms = new Map<string, Dispatcher>();
   /** Bearer tokens by scope, with when they stop being used. */
   readonly #tokens = new Map<string, { token: string; until: number }>();
+  /** Token requests in flight, by scope. */
+  readonly #asking = new Map<string, Promise<string>>();
   /** The scheme the registry answered with last: Basic credentials are then sent at once. */
   #basicFirst = false;
   #inFlight = 0;
@@ -121,10 +124,14 @@ export class RegistryClient {
   ): Promise<RegistryAnswer> {
     await this.#slot();
     try {
-      let answer = await this.#send(kind, method, path, opts, this.#authorization(opts.scope));
+      const sent = this.#authorization(opts.scope);
+      let answer = await this.#send(kind, method, path, opts, sent);
       if (answer.status !== 401) return answer;
       const challenge = parseChallenge(header(answer.headers, 'www-authenticate'));
-      const retry = await this.#answer(challenge, opts.scope);
+      // Another request may have signed in for this scope meanwhile.
+      const now = this.#authorization(opts.scope);
+      const retry =
+        now !== undefined && now !== sent ? now : await this.#answer(challenge, opts.scope);
       if (retry === undefined) {
         throw new RegistryError(
           this.plan.name,
@@ -164,8 +171,13 @@ export class RegistryClient {
       return basicHeader(auth.username, auth.password);
     }
     if (challenge?.scheme !== 'bearer' || auth.kind === 'bearer') return undefined;
-    const token = await this.#token(challenge, scope);
-    return `Bearer ${token}`;
+    // Requests that met the same challenge at once share one token request.
+    let pending = this.#asking.get(scope);
+    if (pending === undefined) {
+      pending = this.#token(challenge, scope).finally(() => this.#asking.delete(scope));
+      this.#asking.set(scope, pending);
+    }
+    return `Bearer ${await pending}`;
   }
 
   /** Asks the realm the registry named for a token for `scope` (the registry's, if it named one). */
@@ -193,7 +205,10 @@ export class RegistryClient {
     const wanted = challenge.scope ?? scope;
     if (challenge.service !== undefined) realm.searchParams.set('service', challenge.service);
     realm.searchParams.set('scope', wanted);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': RELAY_USER_AGENT,
+    };
     const auth = this.plan.auth;
     if (auth.kind === 'basic') headers['authorization'] = basicHeader(auth.username, auth.password);
     let dispatcher =
@@ -254,7 +269,7 @@ export class RegistryClient {
     authorization: string | undefined,
   ): Promise<RegistryAnswer> {
     const url = new URL(`/v2/${path}`, this.#origin);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { 'user-agent': RELAY_USER_AGENT };
     if (opts.accept !== undefined) headers['accept'] = opts.accept;
     if (authorization !== undefined) headers['authorization'] = authorization;
     return this.#request(kind, method, url, headers, this.#dispatcher);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { RegistryError, type RegistryFailure } from '../core/errors.ts';
-import type { RelayEvent } from '../core/event.ts';
+import { targetKinds, type RelayEvent } from '../core/event.ts';
 import {
   acceptedId,
   isProvisional,
@@ -234,7 +234,11 @@ export class Registries implements ImageFactsSource {
     }
     let facts: ImageFacts | undefined;
     const action = str(ev['action']);
-    const isManifest = action === 'push' || action === 'pull' || action === 'mount';
+    const kinds = targetKinds(target);
+    const isManifest =
+      (action === 'push' || action === 'pull' || action === 'mount') &&
+      kinds.length === 1 &&
+      (kinds[0] === 'manifest' || (kinds[0] === 'tag' && provisional));
     if (
       wanted !== undefined &&
       isManifest &&

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { stringify } from 'yaml';
 
 /** The registry binary: $REGISTRY_BIN, else docker-registry on PATH; undefined if absent. */
@@ -36,9 +37,42 @@ export interface RegistryEndpoint {
   ignore?: { mediatypes?: string[]; actions?: string[] };
 }
 
-export async function startRegistry(bin: string, endpoints: RegistryEndpoint[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-e2e-registry-'));
-  const port = await freePort();
+/** How the registry signs clients in: htpasswd (Basic) or a token server's realm. */
+export type RegistryAuthConfig =
+  | { readonly htpasswd: { readonly username: string; readonly password: string } }
+  | {
+      readonly token: {
+        readonly realm: string;
+        readonly service: string;
+        readonly issuer: string;
+        readonly certFile: string;
+      };
+    };
+
+export async function startRegistry(
+  bin: string,
+  endpoints: RegistryEndpoint[],
+  opts: {
+    auth?: RegistryAuthConfig;
+    /** Restart on the same data and port as a registry stopped before. */
+    dir?: string;
+    port?: number;
+  } = {},
+) {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'relay-e2e-registry-'));
+  const port = opts.port ?? (await freePort());
+  let auth: Record<string, unknown> | undefined;
+  if (opts.auth !== undefined && 'htpasswd' in opts.auth) {
+    const { username, password } = opts.auth.htpasswd;
+    const file = join(dir, 'htpasswd');
+    writeFileSync(file, `${username}:${bcrypt.hashSync(password, 5)}\n`);
+    auth = { htpasswd: { realm: 'relay-test', path: file } };
+  } else if (opts.auth !== undefined) {
+    const t = opts.auth.token;
+    auth = {
+      token: { realm: t.realm, service: t.service, issuer: t.issuer, rootcertbundle: t.certFile },
+    };
+  }
   const configFile = join(dir, 'config.yml');
   writeFileSync(
     configFile,
@@ -47,6 +81,7 @@ export async function startRegistry(bin: string, endpoints: RegistryEndpoint[]) 
       log: { level: 'warn', accesslog: { disabled: true } },
       storage: { filesystem: { rootdirectory: join(dir, 'data') }, delete: { enabled: true } },
       http: { addr: `127.0.0.1:${port}` },
+      ...(auth === undefined ? {} : { auth }),
       notifications: { endpoints },
     }),
   );
@@ -59,7 +94,7 @@ export async function startRegistry(bin: string, endpoints: RegistryEndpoint[]) 
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     const up = await fetch(`${base}/v2/`).then(
-      (r) => r.ok,
+      (r) => r.ok || r.status === 401,
       () => false,
     );
     if (up) break;
@@ -92,6 +127,8 @@ export async function startRegistry(bin: string, endpoints: RegistryEndpoint[]) 
 
   const api = {
     base,
+    dir,
+    port,
     pid: child.pid ?? 0,
     stderr: () => stderr,
     async pushBlob(repo: string, data: Buffer | string): Promise<string> {
