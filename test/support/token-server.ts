@@ -92,16 +92,14 @@ export async function startTokenServer(
     );
     const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(key);
     const token = `${header}.${claims}.${b64url(signature)}`;
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          token,
-          access_token: token,
-          expires_in: 300,
-          issued_at: new Date().toISOString(),
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        token,
+        access_token: token,
+        expires_in: 300,
+        issued_at: new Date().toISOString(),
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
@@ -111,6 +109,11 @@ export async function startTokenServer(
     issuer,
     certFile,
     requests,
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) =>
+        server.close(() => {
+          r();
+        }),
+      ),
   };
 }
