@@ -55,7 +55,7 @@ export function crossChecks(input: unknown): Problem[] {
       if (asks.length > 0) {
         problems.push({
           path: ['notifications', 'endpoints', i, asks[0] === 'enrich' ? 'enrich' : 'filter'],
-          message: `${asks.map((a) => (a === 'enrich' ? 'enrich' : `filter.${a}`)).join(', ')} read facts from a registry: configure it under registries`,
+          message: `${asks.map((a) => (a === 'enrich' ? 'enrich' : `filter.${a}`)).join(', ')} needs facts from a registry: configure one under registries`,
         });
       }
     });

@@ -108,6 +108,9 @@ export const registriesSchema = z.preprocess(
             message: `duplicate registry name (also registries[${String(n)}])`,
           });
         } else names.set(r.name, i);
+        // An entry the schema refused is left as written: it may have no hosts at all.
+        const listed: unknown = r.hosts;
+        if (!Array.isArray(listed)) return;
         r.hosts.forEach((h, j) => {
           const key = h.toLowerCase();
           const other = hosts.get(key);

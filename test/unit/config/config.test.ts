@@ -540,3 +540,92 @@ notifications:
     assert.equal(shipped.status, 0, shipped.stderr);
   });
 });
+
+describe('registries and enrichment in the config', () => {
+  const endpoint = (extra: string) =>
+    `notifications: {endpoints: [{name: a, url: "http://127.0.0.1:9/", ${extra}}]}`;
+
+  it('compiles a registry: hosts default to the URL host, credentials become an auth kind, defaults applied', () => {
+    const config = parseConfig(
+      `registries:\n  - {name: prod, url: "https://registry.example.com/", auth: {username: relay, password: "\${PW}"}}\n  - {name: hub, url: "https://registry-1.docker.io", hosts: [docker.io, registry-1.docker.io], auth: {token: t}}\n${endpoint('enrich: [platforms, referrers]')}`,
+      'test.yaml',
+      { PW: 'secret' },
+    );
+    const [prod, hub] = config.registries;
+    assert.equal(prod?.url, 'https://registry.example.com');
+    assert.deepEqual(prod?.hosts, ['registry.example.com']);
+    assert.deepEqual(prod?.auth, { kind: 'basic', username: 'relay', password: 'secret' });
+    assert.equal(prod?.timeoutMs, 5000);
+    assert.equal(prod?.waitMs, 5000);
+    assert.equal(prod?.concurrency, 8);
+    assert.deepEqual(hub?.auth, { kind: 'bearer', token: 't' });
+    assert.deepEqual(
+      [...(config.notifications.endpoints[0]?.enrich?.facts ?? [])],
+      ['platforms', 'referrers'],
+    );
+  });
+
+  it('a fact filter asks for the facts it decides on', () => {
+    const config = parseConfig(
+      `registries: [{name: r, url: "http://r:5000"}]\n${endpoint('filter: {platforms: [linux/arm64], signed: true, labels: {team: pay*}}')}`,
+      'test.yaml',
+      {},
+    );
+    assert.deepEqual([...(config.notifications.endpoints[0]?.enrich?.facts ?? [])].sort(), [
+      'labels',
+      'platforms',
+      'referrers',
+    ]);
+  });
+
+  it('names what is wrong: no registries for enrich, an unknown fact, a source naming no registry, half a basic auth, one host twice, a bad pattern', () => {
+    assert.deepEqual(problems(endpoint('enrich: true')), [
+      'notifications.endpoints[0].enrich: enrich needs facts from a registry: configure one under registries (got true)',
+    ]);
+    assert.deepEqual(problems(endpoint('filter: {signed: true}')), [
+      'notifications.endpoints[0].filter: filter.signed needs facts from a registry: configure one under registries (got {"signed":true})',
+    ]);
+    const reg = 'registries: [{name: r, url: "http://r:5000"}]\n';
+    assert.ok(
+      problems(`${reg}${endpoint('enrich: [platfroms]')}`).some((p) =>
+        p.startsWith('notifications.endpoints[0].enrich.facts[0]: expected all or one of'),
+      ),
+    );
+    assert.ok(
+      problems(
+        `${reg}sources: [{name: q, type: quay, auth: {none: true}, registry: nope}]\n${endpoint('')}`,
+      ).some((p) => p.startsWith('sources[0].registry: no registry is named nope')),
+    );
+    assert.ok(
+      problems(
+        `registries: [{name: r, url: "http://r", auth: {username: u}}]\n${endpoint('')}`,
+      ).some((p) => p.startsWith('registries[0].auth.password: basic auth needs both')),
+    );
+    assert.ok(
+      problems(
+        `registries: [{name: a, url: "http://r"}, {name: b, url: "http://r"}]\n${endpoint('')}`,
+      ).some((p) => p.startsWith('registries[1].hosts[0]: host r is served by registries[0]')),
+    );
+    assert.ok(
+      problems(`${reg}${endpoint('filter: {platforms: ["/[/"]}')}`).some((p) =>
+        p.startsWith('notifications.endpoints[0].filter.platforms.include[0]'),
+      ),
+    );
+    assert.ok(
+      problems(`registries: [{name: r, url: "ftp://r"}]\n${endpoint('')}`).some((p) =>
+        p.startsWith('registries[0].url:'),
+      ),
+    );
+  });
+
+  it('never shows a registry password in a problem', () => {
+    const p = problems(
+      `registries: [{name: r, url: "http://r", auth: {username: u, password: 7, token: 8}}]\n${endpoint('')}`,
+    );
+    assert.ok(
+      p.some((l) => l.startsWith('registries[0].auth.password')),
+      p.join('\n'),
+    );
+    assert.ok(!p.some((l) => l.includes('7') || l.includes('8')), p.join('\n'));
+  });
+});
