@@ -317,6 +317,50 @@ async function loadDeadLetters() {
   );
 }
 
+/** The registries facts are read from: whether each answers, and why not. */
+async function loadRegistries() {
+  const res = await api('GET', '/registries');
+  if (!res.ok) return;
+  const list = res.data.registries;
+  $('registries-section').classList.toggle('hidden', list.length === 0);
+  $('registries').replaceChildren(
+    h(
+      'table',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'registry'),
+        h('th', {}, 'state'),
+        h('th', {}, 'last answer'),
+        h('th', {}, 'last error'),
+        h('th', {}, 'digests known'),
+      ),
+      ...list.map((r) =>
+        h(
+          'tr',
+          { 'data-registry': r.name },
+          h('td', {}, `${r.name} (${r.url}, ${r.auth})`),
+          h(
+            'td',
+            { 'data-testid': 'registry-state', class: r.state === 'failing' ? 'bad' : '' },
+            r.state,
+          ),
+          h('td', {}, r.lastSuccessAt ? ago(r.lastSuccessAt) : 'never'),
+          h(
+            'td',
+            {},
+            r.lastError
+              ? `${r.lastError.reason}: ${r.lastError.message} (${ago(r.lastError.at)})`
+              : '',
+          ),
+          h('td', {}, r.cachedDigests),
+        ),
+      ),
+    ),
+  );
+}
+
 async function loadInstances() {
   const res = await api('GET', '/instances');
   if (!res.ok) return;
@@ -408,12 +452,13 @@ async function start() {
   $('attempts-filter').addEventListener('change', () => void loadAttempts());
   await probeMode();
   await loadDeadLetters();
-  await Promise.all([tick(), loadInstances()]);
+  await Promise.all([tick(), loadInstances(), loadRegistries()]);
   document.body.dataset.ready = 'true';
   setInterval(() => void tick(), REFRESH_MS);
   setInterval(() => {
     void loadDeadLetters();
     void loadInstances();
+    void loadRegistries();
   }, REFRESH_MS * 2.5);
 }
 

@@ -6,7 +6,10 @@
 // 2xx by the receiver); duplicates only after a kill and within the in-flight bound; order
 // kept at concurrency 1; every request signed. Mid-stream the config is reloaded with the
 // endpoint changed (its pipeline rebuilt over the same backlog), then the endpoint is paused
-// through the admin API while events keep coming, and resumed. A new feature joins here.
+// through the admin API while events keep coming, and resumed. Every event names one of two
+// images in a real docker-registry, and the endpoint enriches them (facts read from the
+// registry, a platform filter on them): every delivered event carries its facts. A new
+// feature joins here.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -25,17 +28,32 @@ import {
   type Received,
 } from '../support/helpers.ts';
 import { natsSkip, requireNats, startNats, type NatsCluster } from '../support/nats-process.ts';
+import { registryBinary, startRegistry } from '../support/registry-process.ts';
 import { configReloads, spawnRelay, writeRelayConfig } from '../support/relay-process.ts';
 
 const scope = closedAfterTests();
 let nats: NatsCluster | undefined;
 let streams = 0;
+/** The registry the events are about, and its images' manifest digests. */
+let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
+const images: string[] = [];
 before(async () => {
   if (natsSkip === false) nats = await startNats(requireNats());
+  const bin = registryBinary();
+  assert.ok(bin, 'docker-registry is needed for enrichment (apt-get install docker-registry)');
+  registry = await startRegistry(bin, []);
+  for (const seed of ['one', 'two']) {
+    images.push((await registry.pushImage('team/app', seed, seed)).manifestDigest);
+  }
 });
 after(async () => {
   await nats?.stop();
+  await registry?.stop();
 });
+
+/** The `registries:` block every case runs with. */
+const registries = () => [{ name: 'local', url: registry?.base ?? '', timeout: '2s' }];
+const registryHost = () => new URL(registry?.base ?? 'http://x').host;
 
 const DIMENSIONS = {
   storage: ['memory', 'journal', 'nats'],
@@ -183,9 +201,26 @@ function formatConfig(c: Case): unknown {
     case 'template':
       return {
         type: 'template',
-        body: { id: '{{ event.id }}', image: '{{ repository }}:{{ tag }}' },
+        body: {
+          id: '{{ event.id }}',
+          image: '{{ repository }}:{{ tag }}',
+          platforms: '{{ platforms }}',
+        },
       };
   }
+}
+
+/** The platforms each event of a request body says it has (enrichment), in any case format. */
+function platformsIn(body: string): (string | undefined)[] {
+  const parsed = JSON.parse(body) as unknown;
+  type Ev = { relay?: { image?: { platforms?: { os: string; architecture: string }[] } } };
+  const of = (e: Ev) =>
+    e.relay?.image?.platforms?.map((p) => `${p.os}/${p.architecture}`).join(', ');
+  if (Array.isArray(parsed)) return parsed.map((ce: { data: Ev }) => of(ce.data));
+  const doc = parsed as { events?: Ev[]; data?: Ev; platforms?: string };
+  if (doc.events !== undefined) return doc.events.map(of);
+  if (doc.data !== undefined) return [of(doc.data)];
+  return [doc.platforms];
 }
 
 /** Event ids in a request body of any of the case formats. */
@@ -206,10 +241,14 @@ async function caseReceiver(c: Case, secret: string) {
   const verifier = new Webhook(secret);
   const delivered: string[] = [];
   const badSignatures: string[] = [];
+  /** Delivered events that came without their facts. */
+  const withoutFacts: string[] = [];
   let requests = 0;
   const generations = new Set<string>();
   const ok = (req: Received, res: ServerResponse): void => {
     delivered.push(...idsIn(req.body));
+    for (const p of platformsIn(req.body))
+      if (p !== 'linux/amd64') withoutFacts.push(req.body.slice(0, 300));
     generations.add(String(req.headers['x-config-generation'] ?? '1'));
     res.writeHead(200).end();
   };
@@ -230,7 +269,14 @@ async function caseReceiver(c: Case, secret: string) {
       ok(req, res);
     }
   });
-  return { url: receiver.url, delivered, badSignatures, generations, requests: () => requests };
+  return {
+    url: receiver.url,
+    delivered,
+    badSignatures,
+    withoutFacts,
+    generations,
+    requests: () => requests,
+  };
 }
 
 /** Posts events from one client, 1 to 4 per request; returns the ids answered 2xx, in order. */
@@ -244,7 +290,19 @@ async function stream(
   while (ids.next < until) {
     const n = Math.min(1 + (ids.next % 4), until - ids.next);
     ids.next += n;
-    const events = Array.from({ length: n }, () => pushEvent());
+    const events = Array.from({ length: n }, (_, i) => {
+      const digest = images[(ids.next + i) % images.length] ?? '';
+      return pushEvent({
+        target: {
+          mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+          digest,
+          repository: 'team/app',
+          tag: 'latest',
+          url: `http://${registryHost()}/v2/team/app/manifests/${digest}`,
+        },
+        request: { host: registryHost(), method: 'PUT', useragent: 'test' },
+      });
+    });
     sent.push(...events.map((e) => String(e['id'])));
     // Every third request comes through a source (another registry's webhook route).
     const viaSource = ids.next % 3 === 0;
@@ -274,6 +332,8 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     ...(c.batch > 1 ? { batch: { maxEvents: c.batch, maxWait: '20ms' } } : {}),
     format: formatConfig(c),
     signing: { secret },
+    enrich: { facts: ['platforms', 'size'], wait: '10s' },
+    filter: { platforms: ['linux/*'] },
   };
   // The reload changes the endpoint (a header), so its pipeline is rebuilt mid-stream.
   const changed = { ...endpoint, headers: { 'x-config-generation': '2' } };
@@ -282,9 +342,17 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   const counter = { next: 0 };
 
   if (c.storage === 'memory') {
-    const relay = await scope.relay([endpoint], { http: HTTP, sources: SOURCES });
+    const relay = await scope.relay([endpoint], {
+      http: HTTP,
+      sources: SOURCES,
+      registries: registries(),
+    });
     await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent);
-    assert.ok(relay.relay.reload(makeConfig([changed], { http: HTTP, sources: SOURCES })).ok);
+    assert.ok(
+      relay.relay.reload(
+        makeConfig([changed], { http: HTTP, sources: SOURCES, registries: registries() }),
+      ).ok,
+    );
     await whilePaused(relay.debugUrl, relay.ingestUrl, rx.delivered, () =>
       stream(relay.ingestUrl, counter, RESUME_AFTER, acked, sent),
     );
@@ -313,6 +381,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
             },
       http: HTTP,
       sources: SOURCES,
+      registries: registries(),
       notifications: { endpoints: [endpoint] },
     };
     const first = await spawnRelay(config, dir);
@@ -345,6 +414,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   }
 
   assert.deepEqual(rx.badSignatures, [], 'every request carries a valid signature');
+  assert.deepEqual(rx.withoutFacts, [], 'every event carries the facts read from the registry');
   assert.ok(rx.generations.has('2'), 'requests after the reload carry the new header');
   const known = new Set(sent);
   for (const id of rx.delivered) assert.ok(known.has(id), `delivered ${id}, which was never sent`);

@@ -241,6 +241,41 @@ describe('status page', { skip: browserSkip }, () => {
     assert.equal(await b.kill('SIGTERM'), 0);
     await nats.stop();
   });
+
+  it('shows each registry facts are read from, and why one fails', async () => {
+    const rx = await scope.receiver();
+    const dir = mkdtempSync(join(tmpdir(), 'relay-page-registries-'));
+    const r = await spawnRelay(
+      {
+        http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
+        registries: [
+          { name: 'gone', url: 'http://127.0.0.1:1', hosts: ['registry.example.com'], wait: '1s' },
+        ],
+        notifications: { endpoints: [{ name: 'ci', url: rx.url, enrich: true }] },
+      },
+      dir,
+    );
+    others.push(r);
+    const res = await fetch(`${r.ingest}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: envelope(pushEvent({ request: { host: 'registry.example.com' } })),
+    });
+    assert.equal(res.status, 202);
+    await waitUntil(() => rx.requests.length === 1, 10_000, 'the event delivered without facts');
+    server ??= await chromium.launchServer({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    const browser = await chromium.connect(server.wsEndpoint());
+    const page = await browser.newPage();
+    await page.goto(r.debug);
+    await page.waitForSelector('body[data-ready="true"]');
+    const row = page.locator('#registries tr[data-registry="gone"]');
+    assert.equal(await row.locator('[data-testid="registry-state"]').textContent(), 'failing');
+    assert.match((await row.textContent()) ?? '', /unreachable/);
+    await browser.close();
+  });
 });
 
 /** Polls a condition about the page (which refreshes itself every two seconds). */

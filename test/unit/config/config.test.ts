@@ -552,13 +552,14 @@ describe('registries and enrichment in the config', () => {
       { PW: 'secret' },
     );
     const [prod, hub] = config.registries;
-    assert.equal(prod?.url, 'https://registry.example.com');
-    assert.deepEqual(prod?.hosts, ['registry.example.com']);
-    assert.deepEqual(prod?.auth, { kind: 'basic', username: 'relay', password: 'secret' });
-    assert.equal(prod?.timeoutMs, 5000);
-    assert.equal(prod?.waitMs, 5000);
-    assert.equal(prod?.concurrency, 8);
-    assert.deepEqual(hub?.auth, { kind: 'bearer', token: 't' });
+    assert.ok(prod && hub);
+    assert.equal(prod.url, 'https://registry.example.com');
+    assert.deepEqual(prod.hosts, ['registry.example.com']);
+    assert.deepEqual(prod.auth, { kind: 'basic', username: 'relay', password: 'secret' });
+    assert.equal(prod.timeoutMs, 5000);
+    assert.equal(prod.waitMs, 5000);
+    assert.equal(prod.concurrency, 8);
+    assert.deepEqual(hub.auth, { kind: 'bearer', token: 't' });
     assert.deepEqual(
       [...(config.notifications.endpoints[0]?.enrich?.facts ?? [])],
       ['platforms', 'referrers'],
