@@ -1,5 +1,5 @@
 import { EnvelopeError } from './errors.ts';
-import { RELAY_USER_AGENT_PREFIX } from './image.ts';
+import { RELAY_USER_AGENT_PREFIX } from './user-agent.ts';
 /**
  * One registry notification event as the relay carries it: its id, and `envelope`, the registry request body for this event alone (`{"events":[<event>]}`,
  * every field as received, unknown ones included). It is serialised once at ingest and

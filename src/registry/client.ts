@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { RegistryError, type RegistryFailure } from '../core/errors.ts';
 import { buildTransport, type TlsSettings } from '../core/transport.ts';
 import { parseChallenge, type Challenge } from './challenge.ts';
-import { RELAY_USER_AGENT } from '../core/image.ts';
+import { RELAY_USER_AGENT } from '../core/user-agent.ts';
 
 /** How the relay signs in to a registry. */
 export type RegistryAuth =

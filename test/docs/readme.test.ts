@@ -56,15 +56,24 @@ describe('README config examples', () => {
       let whole: Record<string, unknown>;
       if ('notifications' in doc) whole = doc;
       else if ('sources' in doc) whole = { ...doc, notifications: { endpoints: [ENDPOINT] } };
-      else if (['http', 'storage', 'log', 'shutdown'].some((k) => k in doc)) {
+      else if (['http', 'storage', 'log', 'shutdown', 'registries'].some((k) => k in doc)) {
         whole = { ...doc, notifications: { endpoints: [ENDPOINT] } };
-      } else if (['filter', 'format', 'batch', 'signing', 'tls', 'retry'].some((k) => k in doc)) {
+      } else if (
+        ['filter', 'format', 'batch', 'signing', 'tls', 'retry', 'enrich'].some((k) => k in doc)
+      ) {
         whole = { notifications: { endpoints: [{ ...ENDPOINT, ...doc }] } };
       } else if ('name' in doc && 'url' in doc) whole = { notifications: { endpoints: [doc] } };
       else if ('endpoints' in doc) whole = { notifications: doc };
       else {
         // Fragments of other files (compose, Kubernetes) are checked elsewhere.
         return;
+      }
+      // A block that reads facts is checked with a registry to read them from.
+      if (
+        !('registries' in whole) &&
+        /\b(enrich|platforms|signed|labels|artifactTypes):/.test(text)
+      ) {
+        whole = { ...whole, registries: [{ name: 'readme', url: 'http://127.0.0.1:9' }] };
       }
       assert.doesNotThrow(
         () => parseConfig(stringify(whole), `README block ${String(i + 1)}`, envFor(text)),
