@@ -148,6 +148,7 @@ export async function ingest(
   total: number,
   perEnvelope = 100,
   parallel = 4,
+  make: () => Record<string, unknown> = () => benchEvent(),
 ): Promise<void> {
   const pool = new Pool(new URL(ingestUrl).origin, { connections: parallel });
   let next = 0;
@@ -155,7 +156,7 @@ export async function ingest(
     while (next < total) {
       const n = Math.min(perEnvelope, total - next);
       next += n;
-      const events = Array.from({ length: n }, () => benchEvent());
+      const events = Array.from({ length: n }, make);
       const res = await pool.request({
         method: 'POST',
         path: '/events',

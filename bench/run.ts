@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { batchScenario, fanoutScenario, isolationScenario } from './fanout.ts';
+import { enrichScenario } from './enrich.ts';
 import { historyScenario } from './history.ts';
 import { ingestScenario, journalScenario } from './ingest.ts';
 import { jetstreamScenario } from './jetstream.ts';
@@ -26,6 +27,7 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   jetstream: () => jetstreamScenario(),
   history: () => historyScenario(),
   soak: () => soakScenario(),
+  enrich: () => enrichScenario(),
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -100,10 +100,27 @@ class Lru<V> {
   }
 }
 
+/** A read in flight or done; `value` once it succeeded, so a hit needs no await and no timer. */
+interface Known<T> {
+  readonly read: Promise<T>;
+  value?: T;
+}
+
+function known<T>(read: Promise<T>): Known<T> {
+  const k: Known<T> = { read };
+  read.then(
+    (v) => {
+      k.value = v;
+    },
+    () => undefined,
+  );
+  return k;
+}
+
 class Registry {
   readonly client: RegistryClient;
-  readonly content: Lru<Promise<ContentFacts>>;
-  readonly referrers: Lru<{ at: number; read: Promise<Referrers> }>;
+  readonly content: Lru<Known<ContentFacts>>;
+  readonly referrers: Lru<Known<Referrers> & { at: number }>;
   state: RegistryState['state'] = 'unknown';
   lastSuccessAt: number | undefined;
   lastError: { reason: string; message: string; at: number } | undefined;
@@ -114,6 +131,9 @@ class Registry {
     this.referrers = new Lru(client.plan.cacheEntries);
   }
 }
+
+/** Events whose prepared form is kept for the other endpoints (a few seconds' worth at most). */
+const PREPARED_KEPT = 4096;
 
 const CONTENT_FACTS: ReadonlySet<FactName> = new Set([
   'mediaType',
@@ -142,6 +162,9 @@ export class Registries implements ImageFactsSource {
   readonly #log: Logger;
   readonly #listener: RegistriesListener;
   readonly #dedupWindowMs: number;
+  /** Events made ready lately, by what was asked and the event's id (see prepare). */
+  readonly #prepared = new Map<string, Promise<Prepared>>();
+  readonly #wantedKeys = new WeakMap<FactsWanted, string>();
   /** Resolutions by the id an event was accepted under. */
   readonly #resolutions = new Lru<Promise<Resolution>>(10_000);
   /** Ids derived from a digest, by when and under which accepted id they were first seen. */
@@ -202,6 +225,53 @@ export class Registries implements ImageFactsSource {
   async prepare(event: RelayEvent, wanted: FactsWanted | undefined): Promise<Prepared> {
     const provisional = isProvisional(event.id);
     if (wanted === undefined && !provisional) return { kind: 'event', event, facts: undefined };
+    // Endpoints asking the same of one event share one answer: parsed and written once.
+    const key = `${this.#wantedKey(wanted)}\u0000${event.id}`;
+    let shared = this.#prepared.get(key);
+    if (shared === undefined) {
+      shared = this.#prepareOnce(event, wanted, provisional);
+      this.#prepared.set(key, shared);
+      if (this.#prepared.size > PREPARED_KEPT) {
+        const oldest = this.#prepared.keys().next().value;
+        if (oldest !== undefined) this.#prepared.delete(oldest);
+      }
+      const made = shared;
+      // Facts that could not be read are not shared: the next endpoint may find them.
+      void made.then((p) => {
+        if (
+          p.kind === 'event' &&
+          p.facts?.unavailable !== undefined &&
+          this.#prepared.get(key) === made
+        ) {
+          this.#prepared.delete(key);
+        }
+      });
+    }
+    const p = await shared;
+    if (p.kind === 'duplicate' || p.event === event) return p;
+    // This endpoint's own event (its attempts count), with the shared id and envelope.
+    return {
+      kind: 'event',
+      event: { ...event, id: p.event.id, envelope: p.event.envelope },
+      facts: p.facts,
+    };
+  }
+
+  #wantedKey(wanted: FactsWanted | undefined): string {
+    if (wanted === undefined) return '-';
+    let key = this.#wantedKeys.get(wanted);
+    if (key === undefined) {
+      key = `${[...wanted.facts].sort().join(',')}/${String(wanted.waitMs)}`;
+      this.#wantedKeys.set(wanted, key);
+    }
+    return key;
+  }
+
+  async #prepareOnce(
+    event: RelayEvent,
+    wanted: FactsWanted | undefined,
+    provisional: boolean,
+  ): Promise<Prepared> {
     const parsed = JSON.parse(event.envelope) as { events: [Json] };
     const ev = parsed.events[0];
     const target = obj(ev['target']) ?? {};
@@ -334,26 +404,31 @@ export class Registries implements ImageFactsSource {
     const refs = wanted.facts.has('referrers')
       ? this.#referrers(registry, repository, digest)
       : undefined;
-    const waited = new AbortController();
-    const all = Promise.all([content, refs]).then(
-      (r) => r,
-      (err: unknown) => reasonOf(err),
-    );
-    const outcome = await Promise.race([
-      all,
-      this.#clock.sleep(wanted.waitMs ?? registry.client.plan.waitMs, waited.signal).then(
-        () => 'wait' as const,
-        () => 'wait' as const,
-      ),
-    ]);
-    waited.abort();
-    const seconds = (this.#clock.now() - started) / 1000;
-    if (typeof outcome === 'string') {
-      this.#listener.onFactsReady(name, seconds, outcome);
-      return { registry: name, digest, unavailable: outcome === 'wait' ? 'timeout' : outcome };
+    let facts = content.value;
+    let referrers = refs?.value;
+    // Known already (the usual case after an event's first endpoint): no await, no timer.
+    if (facts === undefined || (refs !== undefined && referrers === undefined)) {
+      const waited = new AbortController();
+      const all = Promise.all([content.read, refs?.read]).then(
+        (r) => r,
+        (err: unknown) => reasonOf(err),
+      );
+      const outcome = await Promise.race([
+        all,
+        this.#clock.sleep(wanted.waitMs ?? registry.client.plan.waitMs, waited.signal).then(
+          () => 'wait' as const,
+          () => 'wait' as const,
+        ),
+      ]);
+      waited.abort();
+      const seconds = (this.#clock.now() - started) / 1000;
+      if (typeof outcome === 'string') {
+        this.#listener.onFactsReady(name, seconds, outcome);
+        return { registry: name, digest, unavailable: outcome === 'wait' ? 'timeout' : outcome };
+      }
+      [facts, referrers] = outcome;
     }
-    this.#listener.onFactsReady(name, seconds, 'facts');
-    const [facts, referrers] = outcome;
+    this.#listener.onFactsReady(name, (this.#clock.now() - started) / 1000, 'facts');
     const out: Record<string, unknown> = { registry: name, digest };
     for (const fact of CONTENT_FACTS) {
       const value = (facts as Record<string, unknown>)[fact];
@@ -375,43 +450,48 @@ export class Registries implements ImageFactsSource {
     return out as unknown as ImageFacts;
   }
 
-  #content(registry: Registry, repository: string, digest: string): Promise<ContentFacts> {
+  #content(registry: Registry, repository: string, digest: string): Known<ContentFacts> {
     const key = digest;
-    const known = registry.content.get(key);
-    if (known !== undefined) {
+    const hit = registry.content.get(key);
+    if (hit !== undefined) {
       this.#listener.onCache(registry.client.plan.name, true);
-      return known;
+      return hit;
     }
     this.#listener.onCache(registry.client.plan.name, false);
     const read = this.#recorded(
       registry,
-      readContent(registry.client, repository, digest, (child) =>
-        this.#content(registry, repository, child),
+      readContent(
+        registry.client,
+        repository,
+        digest,
+        (child) => this.#content(registry, repository, child).read,
       ),
     );
-    registry.content.set(key, read);
+    const entry = known(read);
+    registry.content.set(key, entry);
     // A failure is not kept: the next event asks again (the registry may be back).
     read.catch(() => {
-      if (registry.content.get(key) === read) registry.content.delete(key);
+      if (registry.content.get(key) === entry) registry.content.delete(key);
     });
-    return read;
+    return entry;
   }
 
-  #referrers(registry: Registry, repository: string, digest: string): Promise<Referrers> {
+  #referrers(registry: Registry, repository: string, digest: string): Known<Referrers> {
     const key = `${repository}@${digest}`;
-    const known = registry.referrers.get(key);
+    const hit = registry.referrers.get(key);
     const now = this.#clock.now();
-    if (known !== undefined && now - known.at < registry.client.plan.referrersMaxAgeMs) {
+    if (hit !== undefined && now - hit.at < registry.client.plan.referrersMaxAgeMs) {
       this.#listener.onCache(registry.client.plan.name, true);
-      return known.read;
+      return hit;
     }
     this.#listener.onCache(registry.client.plan.name, false);
     const read = this.#recorded(registry, readReferrers(registry.client, repository, digest));
-    registry.referrers.set(key, { at: now, read });
+    const entry = Object.assign(known(read), { at: now });
+    registry.referrers.set(key, entry);
     read.catch(() => {
-      if (registry.referrers.get(key)?.read === read) registry.referrers.delete(key);
+      if (registry.referrers.get(key) === entry) registry.referrers.delete(key);
     });
-    return read;
+    return entry;
   }
 
   /** Keeps the registry's state from how `work` ends, and logs a change of state once. */
