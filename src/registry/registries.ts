@@ -134,6 +134,8 @@ class Registry {
 
 /** Events whose prepared form is kept for the other endpoints (a few seconds' worth at most). */
 const PREPARED_KEPT = 4096;
+/** Digest-derived ids remembered for de-duplication, at most. */
+const DERIVED_KEPT = 100_000;
 
 const CONTENT_FACTS: ReadonlySet<FactName> = new Set([
   'mediaType',
@@ -384,7 +386,14 @@ export class Registries implements ImageFactsSource {
     }
     const seen = this.#derived.get(id);
     if (seen !== undefined && seen.first !== event.id) return { kind: 'duplicate', of: seen.first };
-    if (seen === undefined) this.#derived.set(id, { first: event.id, at: now });
+    if (seen === undefined) {
+      this.#derived.set(id, { first: event.id, at: now });
+      // Bounded like ingest's recent ids: the oldest is forgotten first.
+      if (this.#derived.size > DERIVED_KEPT) {
+        const oldest = this.#derived.keys().next().value;
+        if (oldest !== undefined) this.#derived.delete(oldest);
+      }
+    }
     return { kind: 'resolved', id, ...outcome };
   }
 
