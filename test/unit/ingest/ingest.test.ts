@@ -345,3 +345,81 @@ describe('ingest when something unexpected fails', () => {
     await relay.ingest.close();
   });
 });
+
+describe('ingest and the registries', () => {
+  it("acknowledges the registry's pulls for the relay's own reads without relaying them", async () => {
+    const config = makeConfig([{ name: 'a', url: 'http://127.0.0.1:9/', backoff: '1h' }]);
+    const relay = buildRelay(config, { log: memoryLogger().log });
+    try {
+      const own = pushEvent({
+        action: 'pull',
+        request: { host: 'r', method: 'GET', useragent: 'registry-relay/0.1 (image facts)' },
+      });
+      const user = pushEvent({
+        action: 'pull',
+        request: { host: 'r', method: 'GET', useragent: 'docker/27' },
+      });
+      const res = await relay.ingest.inject({
+        method: 'POST',
+        url: '/events',
+        headers: { 'content-type': V1 },
+        payload: envelope(own, user),
+      });
+      assert.equal(res.statusCode, 202);
+      assert.deepEqual(res.json(), { accepted: 1, duplicates: 0 });
+      const text = await relay.metrics.register.metrics();
+      assert.match(text, /^relay_ingest_own_reads_total 1$/m);
+    } finally {
+      await relay.drain(0);
+      await relay.ingest.close();
+    }
+  });
+
+  it('accepts a tag-only push about a configured registry under an id unique to the request', async () => {
+    const config = makeConfig([{ name: 'a', url: 'http://127.0.0.1:9/', backoff: '1h' }], {
+      registries: [{ name: 'q', url: 'http://127.0.0.1:9', hosts: ['quay.example.com'] }],
+      sources: [{ name: 'quay', type: 'quay', auth: { none: true } }],
+    });
+    const relay = buildRelay(config, { log: memoryLogger().log });
+    try {
+      const body = JSON.stringify({
+        repository: 'team/app',
+        docker_url: 'quay.example.com/team/app',
+        updated_tags: ['latest'],
+      });
+      const send = () =>
+        relay.ingest.inject({
+          method: 'POST',
+          url: '/sources/quay',
+          headers: { 'content-type': 'application/json' },
+          payload: body,
+        });
+      // Not de-duplicated at ingest: the resolved digest decides (a re-push or a re-send).
+      assert.deepEqual((await send()).json(), { accepted: 1, duplicates: 0 });
+      assert.deepEqual((await send()).json(), { accepted: 1, duplicates: 0 });
+      const other = buildRelay(
+        makeConfig([{ name: 'a', url: 'http://127.0.0.1:9/', backoff: '1h' }], {
+          sources: [{ name: 'quay', type: 'quay', auth: { none: true } }],
+        }),
+        {
+          log: memoryLogger().log,
+        },
+      );
+      const again = () =>
+        other.ingest.inject({
+          method: 'POST',
+          url: '/sources/quay',
+          headers: { 'content-type': 'application/json' },
+          payload: body,
+        });
+      // Without registries: the id from repository and tags, a re-send is a duplicate.
+      assert.deepEqual((await again()).json(), { accepted: 1, duplicates: 0 });
+      assert.deepEqual((await again()).json(), { accepted: 0, duplicates: 1 });
+      await other.drain(0);
+      await other.ingest.close();
+    } finally {
+      await relay.drain(0);
+      await relay.ingest.close();
+    }
+  });
+});
