@@ -292,14 +292,7 @@ export class RegistryClient {
         bodyTimeout: this.plan.timeoutMs,
       });
     } catch (err) {
-      const reason: RegistryFailure = isTimeout(err) ? 'timeout' : 'unreachable';
-      this.#listener.onRequest(this.plan.name, kind, reason);
-      throw new RegistryError(
-        this.plan.name,
-        reason,
-        `${method} ${url.pathname}: ${describe(err)}`,
-        { cause: err },
-      );
+      throw this.#failed(kind, method, url, err);
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -320,17 +313,24 @@ export class RegistryClient {
       }
     } catch (err) {
       if (err instanceof RegistryError) throw err;
-      const reason: RegistryFailure = isTimeout(err) ? 'timeout' : 'unreachable';
-      this.#listener.onRequest(this.plan.name, kind, reason);
-      throw new RegistryError(
-        this.plan.name,
-        reason,
-        `${method} ${url.pathname}: ${describe(err)}`,
-        { cause: err },
-      );
+      throw this.#failed(kind, method, url, err);
     }
     this.#listener.onRequest(this.plan.name, kind, String(res.statusCode));
     return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+
+  /** A request that got no answer: counted, and named `timeout` or `unreachable`. */
+  #failed(kind: RequestKind, method: string, url: URL, err: unknown): RegistryError {
+    const reason: RegistryFailure = isTimeout(err) ? 'timeout' : 'unreachable';
+    this.#listener.onRequest(this.plan.name, kind, reason);
+    return new RegistryError(
+      this.plan.name,
+      reason,
+      `${method} ${url.pathname}: ${describe(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 
   async #slot(): Promise<void> {

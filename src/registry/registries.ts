@@ -6,6 +6,7 @@ import { targetKinds, type RelayEvent } from '../core/event.ts';
 import {
   acceptedId,
   isProvisional,
+  FACTS,
   type FactName,
   type FactsWanted,
   type ImageFacts,
@@ -137,16 +138,8 @@ const PREPARED_KEPT = 4096;
 /** Digest-derived ids remembered for de-duplication, at most. */
 const DERIVED_KEPT = 100_000;
 
-const CONTENT_FACTS: ReadonlySet<FactName> = new Set([
-  'mediaType',
-  'artifactType',
-  'size',
-  'platforms',
-  'created',
-  'labels',
-  'annotations',
-  'subject',
-]);
+/** The facts read from a manifest and its config (all but the referrers). */
+const CONTENT_FACTS: ReadonlySet<FactName> = new Set(FACTS.filter((f) => f !== 'referrers'));
 
 /**
  * The configured registries, as the endpoints' enrichment stage asks them. An event
