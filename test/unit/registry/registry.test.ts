@@ -546,6 +546,79 @@ describe('registries: what an event may make the relay ask', () => {
     );
   });
 
+  it('the referrers API, where the registry has it: Notation signatures, SPDX SBOMs, in-toto attestations; no tag schema asked', async () => {
+    const referrers = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: 'sha256:n1',
+          size: 1,
+          artifactType: 'application/vnd.cncf.notary.signature',
+        },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: 'sha256:s1',
+          size: 1,
+          artifactType: 'application/spdx+json',
+        },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: 'sha256:a1',
+          size: 1,
+          artifactType: 'application/vnd.in-toto+json',
+        },
+      ],
+    });
+    const reg = await registry((url) => {
+      if (url.includes('/referrers/'))
+        return [200, referrers, { 'content-type': 'application/vnd.oci.image.index.v1+json' }];
+      if (url.includes(`/manifests/${digest}`)) return [200, manifest];
+      if (url.includes('/blobs/')) return [200, config];
+      return [404, ''];
+    });
+    const { log } = memoryLogger();
+    const registries = new Registries([plan(reg.url)], {
+      clock: new FakeClock(),
+      log,
+      listener: silent,
+      env: {},
+      sources: new Map(),
+      dedupWindowMs: 1000,
+    });
+    closers.push(() => registries.close());
+    const p = await registries.prepare(
+      event(
+        { digest, mediaType: 'application/vnd.oci.image.manifest.v1+json' },
+        { request: { host: reg.host } },
+      ),
+      {
+        facts: all,
+        waitMs: 1000,
+      },
+    );
+    assert.equal(p.kind, 'event');
+    assert.equal(p.facts?.signed, true);
+    assert.deepEqual(p.facts.signatures, [
+      {
+        format: 'notation',
+        digest: 'sha256:n1',
+        artifactType: 'application/vnd.cncf.notary.signature',
+        via: 'referrers-api',
+      },
+    ]);
+    assert.deepEqual(
+      p.facts.sboms?.map((r) => r.format),
+      ['spdx'],
+    );
+    assert.deepEqual(
+      p.facts.attestations?.map((r) => r.format),
+      ['in-toto'],
+    );
+    assert.ok(!reg.seen.some((r) => r.url.includes('sha256-')), 'no tag-schema requests');
+  });
+
   it('an unresolvable tag goes with the id it would have had without registries', async () => {
     const reg = await registry(() => [404, '']);
     const { log } = memoryLogger();
