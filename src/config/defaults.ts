@@ -23,6 +23,7 @@ export const DEFAULTS = {
     waitNs: 5e9,
     cacheDigests: 10_000,
     referrersMaxAgeNs: 30e9,
+    reconcile: { intervalNs: 5 * 60e9, budget: 20 },
   },
   endpoint: {
     timeoutNs: 1e9,

@@ -67,6 +67,21 @@ const registrySchema = z
         .prefault({}),
     ),
     referrersMaxAge: duration(DEFAULTS.registry.referrersMaxAgeNs, { zeroIsDefault: false }),
+    reconcile: z.preprocess(
+      nullToUndefined,
+      z
+        .strictObject({
+          interval: duration(DEFAULTS.registry.reconcile.intervalNs, { zeroIsDefault: true }),
+          repositories: z
+            .array(z.string().min(1))
+            .min(1, 'name at least one repository or pattern')
+            .default(['**']),
+          catalog: z.boolean().default(true),
+          budget: z.number().positive().max(10_000).default(DEFAULTS.registry.reconcile.budget),
+          firstPass: z.enum(['record', 'report']).default('record'),
+        })
+        .optional(),
+    ),
   })
   .transform((r): RegistryPlan => {
     const url = new URL(r.url);
@@ -87,6 +102,16 @@ const registrySchema = z
       waitMs: r.wait / 1e6,
       cacheEntries: r.cache.digests,
       referrersMaxAgeMs: r.referrersMaxAge / 1e6,
+      reconcile:
+        r.reconcile === undefined
+          ? undefined
+          : {
+              intervalMs: r.reconcile.interval / 1e6,
+              repositories: r.reconcile.repositories,
+              catalog: r.reconcile.catalog,
+              budget: r.reconcile.budget,
+              reportFirstPass: r.reconcile.firstPass === 'report',
+            },
     };
   });
 

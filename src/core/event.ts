@@ -98,6 +98,9 @@ export interface EventFacts {
   readonly mediaType: string | undefined;
   readonly repository: string | undefined;
   readonly tag: string | undefined;
+  readonly digest: string | undefined;
+  /** The registry host clients used (`request.host`). */
+  readonly host: string | undefined;
   readonly targets: readonly TargetKind[];
   /** The source that sent it: a configured source's name, or `events` for `POST /events`. */
   readonly source: string;
@@ -169,6 +172,8 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
         mediaType: sharedMediaType,
         repository: text(target['repository']),
         tag: text(target['tag']),
+        digest: text(target['digest']),
+        host: isObject(request) ? text(request['host']) : undefined,
         targets: targetKinds(target),
         source,
       },

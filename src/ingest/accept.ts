@@ -22,16 +22,20 @@ export type Accept = (
  * window acknowledged and not kept again, the rest handed to storage, then the answer:
  * 202 once they are kept, 503 when storage cannot keep them, 500 for a defect.
  */
-export function acceptor(deps: IngestDeps): Accept {
-  /**
-   * Hands fresh events to storage (re-sends within the window acknowledged, not kept
-   * again) and answers: 202 once they are kept, 503 when storage cannot keep them.
-   */
+/**
+ * Keeps fresh events: re-sends within the window (and late registry events for what
+ * reconciliation reported) acknowledged and not kept again, the rest handed to storage.
+ * Resolves with the counts once they are kept, or with storage's error (then nothing of the
+ * call is remembered, so it can be sent again). Ingest's routes and reconciliation
+ * both go through it.
+ */
+export function keeper(deps: IngestDeps) {
   return async (
     events: readonly Accepted[],
-    req: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<{ accepted: number; duplicates: number } | undefined> => {
+  ): Promise<
+    | (AcceptedCount & { readonly ok: true })
+    | { readonly ok: false; readonly err: unknown; readonly fresh: number }
+  > => {
     const fresh: Accepted[] = [];
     const ids = new Set<string>();
     let ownReads = 0;
@@ -42,11 +46,11 @@ export function acceptor(deps: IngestDeps): Accept {
       }
       const id = accepted.event.id;
       if (ids.has(id) || deps.recentIds.has(id)) continue;
+      if (deps.tags?.lateDuplicate(accepted) === true) continue;
       ids.add(id);
       fresh.push(accepted);
     }
     const duplicates = events.length - fresh.length - ownReads;
-    if (ownReads > 0) deps.stats.ownReads(ownReads);
     // Recorded before the hand-over so a concurrent re-send is caught, and forgotten again
     // if the hand-over fails: a refused request's events must stay re-sendable.
     for (const id of ids) deps.recentIds.add(id);
@@ -54,11 +58,36 @@ export function acceptor(deps: IngestDeps): Accept {
       await deps.broadcaster.write(fresh);
     } catch (err) {
       for (const id of ids) deps.recentIds.delete(id);
+      return { ok: false, err, fresh: fresh.length };
+    }
+    deps.tags?.observe(fresh);
+    if (ownReads > 0) deps.stats.ownReads(ownReads);
+    deps.stats.accepted(fresh.length);
+    if (duplicates > 0) deps.stats.duplicate(duplicates);
+    return { ok: true, accepted: fresh.length, duplicates };
+  };
+}
+
+/**
+ * The one way a request's events enter the relay, for `/events` and every source: kept
+ * (see keeper), then the answer: 202 once they are kept, 503 when storage cannot keep
+ * them, 500 for a defect.
+ */
+export function acceptor(deps: IngestDeps): Accept {
+  const keep = keeper(deps);
+  return async (
+    events: readonly Accepted[],
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ accepted: number; duplicates: number } | undefined> => {
+    const kept = await keep(events);
+    if (!kept.ok) {
+      const { err, fresh: count } = kept;
       if (err instanceof StorageUnavailableError) {
         const full = err.code === 'RELAY_STORAGE_FULL';
-        deps.journalRejected(full ? 'full' : 'write', fresh.length);
+        deps.journalRejected(full ? 'full' : 'write', count);
         req.log.error(
-          { reqId: req.id, code: err.code, events: fresh.length, err: full ? undefined : err },
+          { reqId: req.id, code: err.code, events: count, err: full ? undefined : err },
           `events refused with 503: ${err.message}`,
         );
         void reply.header('retry-after', '10');
@@ -72,19 +101,18 @@ export function acceptor(deps: IngestDeps): Accept {
       }
       // Not a condition of storage: a defect. Logged whole and answered as one, so the
       // registry retries and whoever reads the log sees a bug, not a shutdown.
-      req.log.error({ reqId: req.id, err, events: fresh.length }, 'ingest failed unexpectedly');
+      req.log.error({ reqId: req.id, err, events: count }, 'ingest failed unexpectedly');
       await reply.code(500).send(INTERNAL);
       return undefined;
     }
-    deps.stats.accepted(fresh.length);
+    const { accepted, duplicates } = kept;
     if (duplicates > 0) {
-      deps.stats.duplicate(duplicates);
       req.log.info(
         { reqId: req.id, duplicates },
         'acknowledged events already accepted (registry re-send)',
       );
     }
-    await reply.code(202).send({ accepted: fresh.length, duplicates });
-    return { accepted: fresh.length, duplicates };
+    await reply.code(202).send({ accepted, duplicates });
+    return { accepted, duplicates };
   };
 }

@@ -28,9 +28,21 @@ export interface IngestDeps {
    * tag-only pushes are then accepted under ids unique per request, to be resolved.
    */
   readonly registries?: { serves(host: string | undefined, source: string): boolean } | undefined;
+  /** The known tags (reconciliation); undefined when no registry reconciles. */
+  readonly tags?: TagWatch | undefined;
   /** Counts what each source sent: accepted, duplicate, ignored, rejected, unauthorized. */
   readonly sourceCounted?:
     ((source: SourceConfig, result: SourceResult, count: number) => void) | undefined;
+}
+
+/**
+ * What the relay knows of the registries' tags, as ingest consults and feeds it: a push or
+ * delete reconciliation already reported is a duplicate when its late registry event
+ * comes; every accepted push and delete updates it.
+ */
+export interface TagWatch {
+  lateDuplicate(accepted: Accepted): boolean;
+  observe(accepted: readonly Accepted[]): void;
 }
 
 /** Where ingest hands accepted events: resolves once they are kept, rejects if not. */

@@ -1,4 +1,5 @@
 import { mkdirSync, statSync } from 'node:fs';
+import { JournalTags } from './tags.ts';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RelayEvent } from '../core/event.ts';
@@ -107,6 +108,7 @@ export class Journal {
   readonly sync: SyncMode;
   readonly maxSize: number;
   readonly #db: Database.Database;
+  #tags: JournalTags | undefined;
   readonly #statements;
   #appends: {
     events: readonly NewEvent[];
@@ -282,6 +284,12 @@ export class Journal {
 
   deadLetterCounts(): Map<string, number> {
     return new Map(this.#statements.deadCounts.all().map((r) => [r.endpoint, r.n]));
+  }
+
+  /** The table of known tags (reconciliation), made on first use. */
+  tags(): JournalTags {
+    this.#tags ??= new JournalTags(this.#db);
+    return this.#tags;
   }
 
   /** Endpoints paused through the admin API: the pause outlives a restart. */

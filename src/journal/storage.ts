@@ -10,9 +10,11 @@ import type {
   KeepsAttempts,
   KeepsDeadLetters,
   KeepsPauses,
+  KeepsTags,
   NoticesOtherWriters,
   Storage,
 } from '../storage/storage.ts';
+import type { TagPersistence } from '../storage/tags.ts';
 import type { DeadLetterStore } from '../storage/dead-letters.ts';
 import { journalDeadLetters } from './dead-letters.ts';
 import type { Journal } from './journal.ts';
@@ -30,7 +32,8 @@ export class JournalStorage
     KeepsDeadLetters,
     KeepsAttempts,
     FindsPending,
-    NoticesOtherWriters
+    NoticesOtherWriters,
+    KeepsTags
 {
   readonly durable = true;
   readonly journal: Journal;
@@ -121,6 +124,10 @@ export class JournalStorage
 
   watchOtherWriters(onChange: () => void): void {
     this.#onChangedElsewhere = onChange;
+  }
+
+  tagPersistence(): TagPersistence {
+    return this.journal.tags();
   }
 
   pausedEndpoints(): readonly string[] {

@@ -79,6 +79,43 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    reconcilePasses: new Counter({
+      name: 'relay_reconcile_passes_total',
+      help: 'Reconciliation walks by result: complete, failed (the registry refused or failed; nothing reported deleted from what was not listed), lost-lease.',
+      labelNames: ['registry', 'result'] as const,
+      registers,
+    }),
+    reconcileSeconds: new Histogram({
+      name: 'relay_reconcile_pass_seconds',
+      help: 'Duration of reconciliation walks.',
+      labelNames: ['registry'] as const,
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    }),
+    reconcileRepositories: new Counter({
+      name: 'relay_reconcile_repositories_total',
+      help: 'Repositories whose tags a walk listed.',
+      labelNames: ['registry'] as const,
+      registers,
+    }),
+    reconcileTags: new Counter({
+      name: 'relay_reconcile_tags_total',
+      help: 'Tags a walk asked the digest of.',
+      labelNames: ['registry'] as const,
+      registers,
+    }),
+    reconcileDifferences: new Counter({
+      name: 'relay_reconcile_differences_total',
+      help: 'Differences a walk reported as events: push (a tag unknown or moved), delete (a tag gone).',
+      labelNames: ['registry', 'kind'] as const,
+      registers,
+    }),
+    reconcileRequests: new Counter({
+      name: 'relay_reconcile_requests_total',
+      help: 'Registry requests made by walks (catalog, tag lists, manifest HEADs).',
+      labelNames: ['registry'] as const,
+      registers,
+    }),
     requestEvents: new Histogram({
       name: 'relay_request_events',
       help: 'Events per delivery request of endpoints with batch.maxEvents > 1, counted once per delivery (not per retry).',

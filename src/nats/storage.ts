@@ -31,10 +31,15 @@ import {
   type InstanceReport,
   type KeepsAttempts,
   type KeepsDeadLetters,
+  type KeepsTags,
   type KnowsInstances,
+  type LeasesWalks,
   type SharesPauses,
   type Storage,
+  type WalkLease,
 } from '../storage/storage.ts';
+import type { TagPersistence } from '../storage/tags.ts';
+import { NatsWalks } from './walks.ts';
 import { StorageUnavailableError } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 
@@ -83,7 +88,14 @@ function unavailable(err: unknown): StorageUnavailableError {
  * messages out at once cluster-wide, so `concurrency: 1` keeps the order across relays.
  */
 export class NatsStorage
-  implements Storage, SharesPauses, KnowsInstances, KeepsDeadLetters, KeepsAttempts
+  implements
+    Storage,
+    SharesPauses,
+    KnowsInstances,
+    KeepsDeadLetters,
+    KeepsAttempts,
+    KeepsTags,
+    LeasesWalks
 {
   readonly durable = true;
   readonly #nc: NatsConnection;
@@ -100,6 +112,7 @@ export class NatsStorage
   #closed = false;
 
   readonly #control: NatsControl;
+  readonly #walks: NatsWalks;
 
   private constructor(
     nc: NatsConnection,
@@ -109,6 +122,7 @@ export class NatsStorage
     control: NatsControl,
   ) {
     this.#control = control;
+    this.#walks = new NatsWalks(nc, opts.stream, opts.replicas);
     this.#nc = nc;
     this.#js = jetstream(nc);
     this.#jsm = jsm;
@@ -307,6 +321,14 @@ export class NatsStorage
     return this.#control.paused();
   }
 
+  tagPersistence(): TagPersistence {
+    return this.#walks;
+  }
+
+  takeWalkLease(registry: string, holder: string): Promise<WalkLease | undefined> {
+    return this.#walks.takeWalkLease(registry, holder);
+  }
+
   setPaused(endpoint: string, paused: boolean): Promise<void> {
     return this.#control.setPaused(endpoint, paused);
   }
@@ -450,6 +472,7 @@ export class NatsStorage
     if (this.#closed) return;
     this.#closed = true;
     this.#control.stop();
+    this.#walks.stop();
     // The other relays stop listing this one at once, not when its report expires.
     if (this.#announced !== undefined) {
       await this.#control.forget(this.#announced).catch(() => undefined);

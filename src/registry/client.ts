@@ -32,10 +32,24 @@ export interface RegistryPlan {
   readonly cacheEntries: number;
   /** How long what refers to a digest (signatures, SBOMs) is taken as known. */
   readonly referrersMaxAgeMs: number;
+  /** Walking the registry to find what its events missed; undefined: never. */
+  readonly reconcile: ReconcilePlan | undefined;
+}
+
+export interface ReconcilePlan {
+  readonly intervalMs: number;
+  /** Glob patterns over the catalog, or (with `catalog: false`) the repositories themselves. */
+  readonly repositories: readonly string[];
+  readonly catalog: boolean;
+  /** Requests per second the walk may make. */
+  readonly budget: number;
+  /** The first walk (nothing known yet) reports what it finds, rather than only recording it. */
+  readonly reportFirstPass: boolean;
 }
 
 /** What a request is for, as metrics count it. */
-export type RequestKind = 'resolve' | 'manifest' | 'blob' | 'referrers' | 'token';
+export type RequestKind =
+  'resolve' | 'manifest' | 'blob' | 'referrers' | 'token' | 'catalog' | 'tags' | 'head';
 
 /** How a registry client reports its requests (metrics implement it). */
 export interface RegistryListener {

@@ -194,6 +194,18 @@ export class Registries implements ImageFactsSource {
     return this.#byName.size;
   }
 
+  /** A configured registry's client (for its reconciliation). */
+  client(name: string): RegistryClient | undefined {
+    return this.#byName.get(name)?.client;
+  }
+
+  /** The configured registry an event naming `host`, from `source`, is about. */
+  registryFor(host: string | undefined, source: string): string | undefined {
+    const named = this.#sources.get(source);
+    if (named !== undefined) return named;
+    return host === undefined ? undefined : this.#byHost.get(host.toLowerCase())?.client.plan.name;
+  }
+
   /** Whether events naming `host`, or from `source`, are about a configured registry. */
   serves(host: string | undefined, source: string): boolean {
     return (

@@ -33,6 +33,9 @@ import { accepting } from './whereabouts.ts';
 import { DeadLetters } from '../storage/dead-letters.ts';
 import { Registries } from '../registry/registries.ts';
 import { registryMetrics } from '../metrics/registries.ts';
+import { buildReconciliation, reconcileView } from './reconciliation.ts';
+import { keeper } from '../ingest/accept.ts';
+import type { IngestDeps } from '../ingest/deps.ts';
 
 export interface RelayDeps {
   readonly log: Logger;
@@ -155,7 +158,16 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   let listening = false;
   let shuttingDown = false;
   const ingestStats = new IngestStats(metrics);
-  const ingest = buildIngestApp({
+  const reconciliation = buildReconciliation({
+    plans: config.registries,
+    registries,
+    storage,
+    instance,
+    clock,
+    log,
+    metrics,
+  });
+  const ingestDeps: IngestDeps = {
     log: log.child({ listener: 'ingest' }),
     clock,
     maxBodySize: config.http.maxBodySize,
@@ -174,10 +186,12 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     isShuttingDown: () => shuttingDown,
     sources: config.sources,
     registries,
+    tags: reconciliation?.watch,
     sourceCounted: (source, result, count) => {
       metrics.sourceEvents.labels(source.name, source.type, result).inc(count);
     },
-  });
+  };
+  const ingest = buildIngestApp(ingestDeps);
   const startedAt = clock.now();
   const admin: AdminDeps = {
     clock,
@@ -193,7 +207,18 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     instance,
     startedAt,
     instances: knowsInstances(storage) ? () => storage.instances() : undefined,
-    registries: registries === undefined ? undefined : () => registries.states(),
+    registries:
+      registries === undefined
+        ? undefined
+        : () =>
+            registries.states().map((s) => ({
+              ...s,
+              reconcile: reconcileView(reconciliation?.reconcilers.get(s.name)),
+            })),
+    reconcile:
+      reconciliation === undefined
+        ? undefined
+        : (name) => reconciliation.reconcilers.get(name)?.runNow(),
   };
   const debug = buildDebugApp({
     log: log.child({ listener: 'debug' }),
@@ -227,6 +252,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     journal,
     markListening() {
       listening = true;
+      // Walks start once the relay takes events, their reports going the events' way.
+      reconciliation?.start(keeper(ingestDeps));
     },
     beginShutdown() {
       shuttingDown = true;
@@ -240,6 +267,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       const drained = await endpoints.drain(timeoutMs);
       attempts?.flush();
       stopPeriodic();
+      await reconciliation?.stop();
       await storage.close();
       await registries?.close();
       return {

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { TagPersistence } from './tags.ts';
 import type { Logger } from 'pino';
 import type { NewEvent, RelayEvent } from '../core/event.ts';
 import type { AttemptStore } from '../history/attempts.ts';
@@ -97,6 +98,32 @@ export interface NoticesOtherWriters {
   watchOtherWriters(onChange: () => void): void;
 }
 
+/** Keeps what the relay knows of the registries' tags (reconciliation), across restarts. */
+export interface KeepsTags {
+  tagPersistence(): TagPersistence;
+}
+
+/**
+ * One relay at a time walks a registry: the holder renews its lease, and another relay
+ * takes it once the holder stopped renewing (it died). The lease carries how far the walk
+ * got, so the next holder resumes there.
+ */
+export interface WalkLease {
+  /** The last repository a walk of this registry finished before it was interrupted. */
+  readonly resumeAfter: string | undefined;
+  /** Still held (false: it expired and another relay may walk now). */
+  renew(): Promise<boolean>;
+  /** The walk finished `repository`; a walk that takes over resumes after it. */
+  progress(repository: string): Promise<void>;
+  /** The walk ended: complete (the next starts from the beginning) or not. */
+  release(complete: boolean): Promise<void>;
+}
+
+export interface LeasesWalks {
+  /** The lease on walking `registry`, or undefined while another relay holds it. */
+  takeWalkLease(registry: string, holder: string, ttlMs: number): Promise<WalkLease | undefined>;
+}
+
 function declares<T>(storage: Storage, method: keyof T & string): storage is Storage & T {
   return typeof (storage as unknown as Record<string, unknown>)[method] === 'function';
 }
@@ -107,6 +134,8 @@ export const knowsInstances = (s: Storage) => declares<KnowsInstances>(s, 'insta
 export const keepsDeadLetters = (s: Storage) => declares<KeepsDeadLetters>(s, 'deadLetters');
 export const keepsAttempts = (s: Storage) => declares<KeepsAttempts>(s, 'attempts');
 export const findsPending = (s: Storage) => declares<FindsPending>(s, 'pendingFor');
+export const keepsTags = (s: Storage) => declares<KeepsTags>(s, 'tagPersistence');
+export const leasesWalks = (s: Storage) => declares<LeasesWalks>(s, 'takeWalkLease');
 export const noticesOtherWriters = (s: Storage) =>
   declares<NoticesOtherWriters>(s, 'watchOtherWriters');
 

@@ -39,7 +39,12 @@ export interface AdminDeps {
   /** Recent events' whereabouts; undefined when `http.debug.events.keep` is 0. */
   readonly trail?: EventTrail | undefined;
   /** The configured registries' states; undefined without `registries`. */
-  readonly registries?: (() => readonly RegistryState[]) | undefined;
+  readonly registries?: (() => readonly (RegistryState & { reconcile?: unknown })[]) | undefined;
+  /**
+   * Starts a reconciliation walk of the registry now (or joins the one in progress);
+   * undefined: the registry does not reconcile. Resolves undefined when another relay walks.
+   */
+  readonly reconcile?: ((name: string) => Promise<unknown> | undefined) | undefined;
   /** The endpoints that still owe an event, looked up in storage (the journal). */
   readonly pendingFor?: ((eventId: string) => readonly string[]) | undefined;
 }

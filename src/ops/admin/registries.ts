@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdminDeps } from './deps.ts';
+import { fail, type AdminDeps } from './deps.ts';
+import { writeErrors } from './schemas.ts';
 
 const registrySchema = {
   type: 'object',
@@ -28,8 +29,36 @@ const registrySchema = {
       },
     },
     cachedDigests: { type: 'integer', description: 'Digests whose facts are kept in memory.' },
+    reconcile: {
+      type: 'object',
+      description: 'Reconciliation, when the registry has `reconcile`.',
+      properties: {
+        running: { type: 'boolean' },
+        nextPassAt: { type: 'string', format: 'date-time' },
+        lastPass: passSchema(),
+      },
+    },
   },
 } as const;
+
+function passSchema() {
+  return {
+    type: 'object',
+    properties: {
+      startedAt: { type: 'string', format: 'date-time' },
+      finishedAt: { type: 'string', format: 'date-time' },
+      seconds: { type: 'number' },
+      result: { type: 'string', enum: ['complete', 'failed', 'lost-lease'] },
+      first: { type: 'boolean', description: 'Nothing was known yet: by default only recorded.' },
+      repositories: { type: 'integer' },
+      tags: { type: 'integer' },
+      pushes: { type: 'integer' },
+      deletes: { type: 'integer' },
+      requests: { type: 'integer' },
+      error: { type: 'string' },
+    },
+  } as const;
+}
 
 /** `/registries`: each configured registry, whether it answers, and why not. */
 export function registryRoutes(api: FastifyInstance, deps: AdminDeps): void {
@@ -47,5 +76,54 @@ export function registryRoutes(api: FastifyInstance, deps: AdminDeps): void {
       },
     },
     () => ({ registries: deps.registries?.() ?? [] }),
+  );
+
+  api.post<{ Params: { name: string } }>(
+    '/registries/:name/reconcile',
+    {
+      config: { access: 'write' },
+      schema: {
+        summary: 'Walk the registry now (or wait for the walk in progress) and answer its report',
+        params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        response: { 200: passSchema(), ...writeErrors },
+      },
+    },
+    async (req, reply) => {
+      const { name } = req.params;
+      const known = (deps.registries?.() ?? []).map((r) => r.name);
+      if (!known.includes(name)) {
+        return fail(
+          reply,
+          404,
+          'unknown_registry',
+          `no registry ${JSON.stringify(name)} (configured: ${known.join(', ') || 'none'})`,
+        );
+      }
+      const walking = deps.reconcile?.(name);
+      if (walking === undefined) {
+        return fail(
+          reply,
+          409,
+          'not_reconciled',
+          `registry ${name} has no reconcile block: nothing to walk`,
+        );
+      }
+      const report = (await walking) as Record<string, unknown> | undefined;
+      if (report === undefined) {
+        return fail(
+          reply,
+          409,
+          'walked_elsewhere',
+          `another relay holds the walk lease of ${name}; its pass shows there`,
+        );
+      }
+      const iso = (v: unknown) => (typeof v === 'number' ? new Date(v).toISOString() : undefined);
+      return {
+        ...report,
+        startedAt: iso(report['startedAt']),
+        finishedAt: iso(report['finishedAt']),
+        seconds: ((report['finishedAt'] as number) - (report['startedAt'] as number)) / 1000,
+      };
+    },
   );
 }

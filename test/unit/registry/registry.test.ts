@@ -59,6 +59,7 @@ const plan = (url: string, over: Partial<RegistryPlan> = {}): RegistryPlan => ({
   waitMs: 1000,
   cacheEntries: 100,
   referrersMaxAgeMs: 30_000,
+  reconcile: undefined,
   ...over,
 });
 
