@@ -60,6 +60,7 @@ export class Reconciler {
   readonly #matches: (repository: string) => boolean;
   #stopTimer: (() => void) | undefined;
   #running: Promise<PassReport | undefined> | undefined;
+  #walking = false;
   #stop = new AbortController();
   last: PassReport | undefined;
   nextAt: number | undefined;
@@ -92,8 +93,9 @@ export class Reconciler {
     return this.#client.plan.name;
   }
 
+  /** This relay holds the walk lease and is walking now. */
   get running(): boolean {
-    return this.#running !== undefined;
+    return this.#walking;
   }
 
   /** The first pass at once, then one every `interval` (a pass in progress is not doubled). */
@@ -124,6 +126,7 @@ export class Reconciler {
     await this.#state.ready;
     const lease = await this.#leases.takeWalkLease(this.name, this.#holder, 15_000);
     if (lease === undefined) return undefined;
+    this.#walking = true;
     const startedAt = this.#clock.now();
     const budget = new Budget(this.#plan.budget, this.#clock);
     const known = this.#state.of(this.name);
@@ -150,6 +153,7 @@ export class Reconciler {
       } else this.#log.error({ err }, 'reconciliation pass failed');
     } finally {
       renewing();
+      this.#walking = false;
       await lease.release(complete).catch(() => undefined);
     }
     const report: PassReport = {

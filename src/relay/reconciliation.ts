@@ -97,7 +97,7 @@ export function reconcileView(r: Reconciler | undefined) {
   const last: PassReport | undefined = r.last;
   return {
     running: r.running,
-    nextPassAt: r.running ? undefined : iso(r.nextAt),
+    nextPassAt: iso(r.nextAt),
     lastPass:
       last === undefined
         ? undefined
