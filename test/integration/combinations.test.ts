@@ -51,8 +51,20 @@ after(async () => {
   await registry?.stop();
 });
 
-/** The `registries:` block every case runs with. */
-const registries = () => [{ name: 'local', url: registry?.base ?? '', timeout: '2s' }];
+/**
+ * The `registries:` block every case runs with: facts, and reconciliation whose first walk
+ * reports the registry's two tags (then nothing, across the kill and restart too).
+ */
+const registries = () => [
+  {
+    name: 'local',
+    url: registry?.base ?? '',
+    timeout: '2s',
+    reconcile: { interval: '1h', firstPass: 'report', budget: 100 },
+  },
+];
+/** Ids reconciliation derives for the two tags: `reconcile-…`. */
+const reconciled = (ids: readonly string[]) => ids.filter((id) => id.startsWith('reconcile-'));
 const registryHost = () => new URL(registry?.base ?? 'http://x').host;
 
 const DIMENSIONS = {
@@ -358,7 +370,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     );
     await stream(relay.ingestUrl, counter, EVENTS, acked, sent);
     await waitUntil(
-      () => covers(rx.delivered, acked),
+      () => covers(rx.delivered, acked) && new Set(reconciled(rx.delivered)).size >= 2,
       60_000,
       `all events at the receiver (${label(c)})`,
     );
@@ -405,7 +417,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     const second = await spawnRelay(reloaded, dir);
     await stream(second.ingest, counter, EVENTS, acked, sent);
     await waitUntil(
-      () => covers(rx.delivered, acked),
+      () => covers(rx.delivered, acked) && new Set(reconciled(rx.delivered)).size >= 2,
       60_000,
       `all events at the receiver (${label(c)})`,
     );
@@ -417,8 +429,21 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   assert.deepEqual(rx.withoutFacts, [], 'every event carries the facts read from the registry');
   assert.ok(rx.generations.has('2'), 'requests after the reload carry the new header');
   const known = new Set(sent);
-  for (const id of rx.delivered) assert.ok(known.has(id), `delivered ${id}, which was never sent`);
+  for (const id of rx.delivered) {
+    if (!id.startsWith('reconcile-'))
+      assert.ok(known.has(id), `delivered ${id}, which was never sent`);
+  }
+  assert.equal(
+    new Set(reconciled(rx.delivered)).size,
+    2,
+    'reconciliation reported the two tags, once each',
+  );
   const duplicates = rx.delivered.length - new Set(rx.delivered).size;
+  assert.ok(
+    reconciled(rx.delivered).length - 2 <=
+      (c.storage === 'memory' ? 0 : 2 * c.concurrency * c.batch),
+    'a reconciled event is delivered again only as any event is, after a kill',
+  );
   if (c.storage === 'memory') {
     assert.equal(duplicates, 0, 'no kill, no duplicate');
   } else {

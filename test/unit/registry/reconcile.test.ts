@@ -7,7 +7,8 @@ import { RegistryClient, type RegistryPlan } from '../../../src/registry/client.
 import { Reconciler, type PassReport } from '../../../src/registry/reconcile.ts';
 import { LocalLeases } from '../../../src/storage/local-leases.ts';
 import { TagState } from '../../../src/storage/tags.ts';
-import { memoryLogger } from '../../support/helpers.ts';
+import { Budget } from '../../../src/registry/walk.ts';
+import { FakeClock, memoryLogger } from '../../support/helpers.ts';
 
 type Ev = {
   id: string;
@@ -16,26 +17,27 @@ type Ev = {
 };
 
 /** A registry API over `repos` (repository → tag → digest); `fail` names paths answered 500. */
-async function fakeRegistry(repos: Map<string, Map<string, string>>, fail: Set<string>) {
+async function fakeRegistry(
+  repos: Map<string, Map<string, string>>,
+  fail: Set<string>,
+  pageSize = 2,
+) {
   const seen: string[] = [];
   const srv = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     seen.push(`${req.method ?? ''} ${url.pathname}`);
     if ([...fail].some((f) => url.pathname.includes(f))) return res.writeHead(500).end();
     if (url.pathname === '/v2/_catalog') {
-      // Two per page, with Link, as Distribution pages the catalog.
+      // `pageSize` per page at most, with Link, as Distribution pages the catalog.
       const names = [...repos.keys()].sort();
       const last = url.searchParams.get('last');
+      const n = Math.min(Number(url.searchParams.get('n') ?? 100), pageSize);
       const from = last === null ? 0 : names.indexOf(last) + 1;
-      const page = names.slice(from, from + 2);
-      const more = from + 2 < names.length;
+      const page = names.slice(from, from + n);
+      const more = from + n < names.length;
+      const link = `</v2/_catalog?last=${encodeURIComponent(page[page.length - 1] ?? '')}&n=${String(n)}>; rel="next"`;
       return res
-        .writeHead(200, {
-          'content-type': 'application/json',
-          ...(more
-            ? { link: `</v2/_catalog?last=${encodeURIComponent(page[1] ?? '')}&n=2>; rel="next"` }
-            : {}),
-        })
+        .writeHead(200, { 'content-type': 'application/json', ...(more ? { link } : {}) })
         .end(JSON.stringify({ repositories: page }));
     }
     const tags = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
@@ -81,22 +83,31 @@ describe('reconciler', () => {
   });
 
   async function setup(
-    opts: { reportFirstPass?: boolean; repositories?: string[]; catalog?: boolean } = {},
+    opts: {
+      reportFirstPass?: boolean;
+      repositories?: string[];
+      catalog?: boolean;
+      repos?: Map<string, Map<string, string>>;
+      pageSize?: number;
+      budget?: number;
+    } = {},
   ) {
-    const repos = new Map<string, Map<string, string>>([
-      [
-        'team/a',
-        new Map([
-          ['v1', d(1)],
-          ['v2', d(2)],
-        ]),
-      ],
-      ['team/b', new Map([['v1', d(3)]])],
-      ['team/c', new Map([['latest', d(4)]])],
-      ['other/x', new Map([['v1', d(5)]])],
-    ]);
+    const repos =
+      opts.repos ??
+      new Map<string, Map<string, string>>([
+        [
+          'team/a',
+          new Map([
+            ['v1', d(1)],
+            ['v2', d(2)],
+          ]),
+        ],
+        ['team/b', new Map([['v1', d(3)]])],
+        ['team/c', new Map([['latest', d(4)]])],
+        ['other/x', new Map([['v1', d(5)]])],
+      ]);
     const fail = new Set<string>();
-    const reg = await fakeRegistry(repos, fail);
+    const reg = await fakeRegistry(repos, fail, opts.pageSize);
     closers.push(reg.close);
     const plan: RegistryPlan = {
       name: 'r',
@@ -114,7 +125,7 @@ describe('reconciler', () => {
         intervalMs: 3_600_000,
         repositories: opts.repositories ?? ['team/**'],
         catalog: opts.catalog ?? true,
-        budget: 10_000,
+        budget: opts.budget ?? 10_000,
         reportFirstPass: opts.reportFirstPass ?? false,
       },
     };
@@ -232,5 +243,39 @@ describe('reconciler', () => {
       'team/a:v2',
     ]);
     assert.ok(!reg.seen.some((s) => s.includes('_catalog')));
+  });
+
+  it('cost: 200 repositories × 10 tags is ceil(200/100) catalog pages + 200 tag lists + 2,000 HEADs', async () => {
+    const repos = new Map<string, Map<string, string>>();
+    for (let r = 0; r < 200; r++) {
+      repos.set(
+        `team/r${String(r).padStart(3, '0')}`,
+        new Map(Array.from({ length: 10 }, (_, i) => [`v${String(i)}`, d(r * 10 + i + 1)])),
+      );
+    }
+    const { reconciler } = await setup({ repos, pageSize: 100, budget: 5000 });
+    const pass = await reconciler.runNow();
+    assert.equal(pass?.result, 'complete');
+    assert.deepEqual([pass.repositories, pass.tags, pass.requests], [200, 2000, 2 + 200 + 2000]);
+  });
+});
+
+describe('walk budget', () => {
+  it('spreads requests evenly at the budget on the clock, never faster', async () => {
+    const clock = new FakeClock();
+    const budget = new Budget(20, clock);
+    const start = clock.now();
+    const done: number[] = [];
+    const all = Promise.all(
+      Array.from({ length: 5 }, () =>
+        budget.take().then(() => {
+          done.push(clock.now() - start);
+        }),
+      ),
+    );
+    await clock.advance(1000);
+    await all;
+    assert.deepEqual(done, [0, 50, 100, 150, 200]);
+    assert.equal(budget.spent, 5);
   });
 });
