@@ -317,6 +317,22 @@ async function loadDeadLetters() {
   );
 }
 
+/** A registry's walks: the last one's outcome and when the next is due. */
+function reconcileText(rc) {
+  if (!rc) return 'off';
+  const parts = [];
+  if (rc.running) parts.push('walking now');
+  const last = rc.lastPass;
+  if (last) {
+    parts.push(
+      `last ${ago(last.finishedAt)}: ${last.result}, ${last.pushes} pushes, ${last.deletes} deletes, ${last.tags} tags, ${last.requests} requests${last.error ? ` (${last.error})` : ''}`,
+    );
+  }
+  if (rc.nextPassAt && !rc.running)
+    parts.push(`next ${new Date(rc.nextPassAt).toLocaleTimeString()}`);
+  return parts.join(' · ') || 'waiting for the first walk';
+}
+
 /** The registries facts are read from: whether each answers, and why not. */
 async function loadRegistries() {
   const res = await api('GET', '/registries');
@@ -335,6 +351,7 @@ async function loadRegistries() {
         h('th', {}, 'last answer'),
         h('th', {}, 'last error'),
         h('th', {}, 'digests known'),
+        h('th', {}, 'reconciliation'),
       ),
       ...list.map((r) =>
         h(
@@ -355,6 +372,7 @@ async function loadRegistries() {
               : '',
           ),
           h('td', {}, r.cachedDigests),
+          h('td', { 'data-testid': 'registry-reconcile' }, reconcileText(r.reconcile)),
         ),
       ),
     ),

@@ -249,7 +249,13 @@ describe('status page', { skip: browserSkip }, () => {
       {
         http: { addr: '127.0.0.1:0', debug: { addr: '127.0.0.1:0' } },
         registries: [
-          { name: 'gone', url: 'http://127.0.0.1:1', hosts: ['registry.example.com'], wait: '1s' },
+          {
+            name: 'gone',
+            url: 'http://127.0.0.1:1',
+            hosts: ['registry.example.com'],
+            wait: '1s',
+            reconcile: { interval: '1h' },
+          },
         ],
         notifications: { endpoints: [{ name: 'ci', url: rx.url, enrich: true }] },
       },
@@ -274,6 +280,11 @@ describe('status page', { skip: browserSkip }, () => {
     const row = page.locator('#registries tr[data-registry="gone"]');
     assert.equal(await row.locator('[data-testid="registry-state"]').textContent(), 'failing');
     assert.match((await row.textContent()) ?? '', /unreachable/);
+    // Its walk failed too (the catalog could not be listed), and says when the next is due.
+    assert.match(
+      (await row.locator('[data-testid="registry-reconcile"]').textContent()) ?? '',
+      /failed.*next/,
+    );
     await browser.close();
   });
 });
