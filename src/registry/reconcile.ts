@@ -142,6 +142,20 @@ export class Reconciler {
     let complete = false;
     try {
       complete = await this.#walk(lease, budget, known, first, counts, () => held.lost);
+      // A registry walked whole once is known, even when it had no tags: what appears
+      // later is a difference, not a first sight.
+      if (complete && first) {
+        this.#state.set({
+          registry: this.name,
+          repository: '',
+          tag: '',
+          digest: '',
+          by: 'reconcile',
+          deleted: true,
+          at: startedAt,
+        });
+        await this.#state.flushed();
+      }
     } catch (err) {
       // The registry failing, or storage refusing the reported events: the pass ends here.
       error = err instanceof Error ? err.message : String(err);

@@ -245,6 +245,19 @@ describe('reconciler', () => {
     assert.ok(!reg.seen.some((s) => s.includes('_catalog')));
   });
 
+  it('a registry first walked empty is known: tags that appear later are reported', async () => {
+    const empty = new Map<string, Map<string, string>>();
+    const { repos, reported, reconciler } = await setup({ repos: empty });
+    assert.equal((await reconciler.runNow())?.first, true);
+    repos.set('team/new', new Map([['v1', d(42)]]));
+    const next = await reconciler.runNow();
+    assert.equal(next?.first, false);
+    assert.deepEqual(
+      reported.map((e) => `${e.action} ${e.target.repository}:${e.target.tag}`),
+      ['push team/new:v1'],
+    );
+  });
+
   it('cost: 200 repositories × 10 tags is ceil(200/100) catalog pages + 200 tag lists + 2,000 HEADs', async () => {
     const repos = new Map<string, Map<string, string>>();
     for (let r = 0; r < 200; r++) {
