@@ -216,6 +216,129 @@ describe('reconciliation with a real registry (Distribution 2.8.2)', { skip }, (
     );
   });
 
+  it('a walk interrupted by a registry stop reports no delete from the partial listing; the next resumes and does', async () => {
+    assert.ok(bin);
+    const rx = await startReceiver();
+    cleanups.push(() => rx.close());
+    const registryPort = await portToReopen();
+    let registry = await startRegistry(bin, [], { port: registryPort });
+    cleanups.push(() => registry.stop());
+    for (let r = 0; r < 10; r++) {
+      for (let i = 0; i < 5; i++)
+        await registry.pushImage(
+          `team/r${String(r)}`,
+          `v${String(i)}`,
+          `stop-${String(r)}-${String(i)}`,
+        );
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'relay-reconcile-stop-'));
+    const relay = await spawnRelay(
+      {
+        http: {
+          addr: '127.0.0.1:0',
+          debug: { addr: '127.0.0.1:0', auth: { tokens: ['admin-token'] } },
+        },
+        storage: { path: join(dir, 'data') },
+        registries: [
+          {
+            name: 'local',
+            url: registry.base,
+            timeout: '1s',
+            reconcile: { interval: '1h', budget: 10 },
+          },
+        ],
+        notifications: { endpoints: [{ name: 'all', url: rx.url }] },
+      },
+      dir,
+    );
+    cleanups.push(() => relay.kill('SIGKILL'));
+    // The first walk records the 50 tags.
+    await waitUntil(
+      async () => (await registryState(relay))?.lastPass?.result === 'complete',
+      30_000,
+      'the first walk',
+    );
+    // A tag the relay heard of that the registry does not have (its delete event was lost).
+    const ghost = `sha256:${'9'.repeat(64)}`;
+    const posted = await fetch(`${relay.ingest}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.docker.distribution.events.v1+json' },
+      body: envelope({
+        id: 'ghost-push',
+        timestamp: new Date().toISOString(),
+        action: 'push',
+        target: {
+          mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+          digest: ghost,
+          repository: 'team/r9',
+          tag: 'ghost',
+        },
+        request: { host: new URL(registry.base).host },
+        actor: {},
+        source: {},
+      }),
+    });
+    assert.equal(posted.status, 202);
+    const walk = fetch(`${relay.debug}/api/v1/registries/local/reconcile`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer admin-token' },
+    });
+    await waitUntil(
+      async () => (await registryState(relay))?.running === true,
+      10_000,
+      'the walk under way',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    await registry.stop();
+    const broken = (await (await walk).json()) as {
+      result: string;
+      repositories: number;
+      deletes: number;
+    };
+    assert.equal(broken.result, 'failed');
+    assert.ok(
+      broken.repositories < 10,
+      `interrupted after ${String(broken.repositories)} repositories`,
+    );
+    assert.equal(broken.deletes, 0);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(
+      (rx.events() as Ev[]).filter((e) => e.action === 'delete').length,
+      0,
+      'no delete from the partial listing',
+    );
+
+    registry = await startRegistry(bin, [], { dir: registry.dir, port: registryPort });
+    const again = await fetch(`${relay.debug}/api/v1/registries/local/reconcile`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer admin-token' },
+    });
+    const resumed = (await again.json()) as {
+      result: string;
+      repositories: number;
+      deletes: number;
+      pushes: number;
+    };
+    assert.equal(resumed.result, 'complete');
+    assert.ok(
+      resumed.repositories < 10 && resumed.repositories > 0,
+      `resumed: ${String(resumed.repositories)} repositories walked`,
+    );
+    assert.deepEqual([resumed.deletes, resumed.pushes], [1, 0]);
+    await waitUntil(
+      () => (rx.events() as Ev[]).some((e) => e.action === 'delete'),
+      10_000,
+      'the delete delivered',
+    );
+    const deletes = (rx.events() as Ev[]).filter((e) => e.action === 'delete');
+    assert.deepEqual(
+      deletes.map(
+        (e) => `${e.target.repository ?? ''}:${e.target.tag ?? ''} ${e.target.digest ?? ''}`,
+      ),
+      [`team/r9:ghost ${ghost}`],
+    );
+  });
+
   it(
     'two relays on JetStream: one walks; killed mid-walk, the other finishes; each difference delivered once',
     { skip: natsSkip },
