@@ -157,6 +157,8 @@ export class Registries implements ImageFactsSource {
   readonly #log: Logger;
   readonly #listener: RegistriesListener;
   readonly #dedupWindowMs: number;
+  readonly #onResolved:
+    ((registry: string, repository: string, tag: string, digest: string) => void) | undefined;
   /** Events made ready lately, by what was asked and the event's id (see prepare). */
   readonly #prepared = new Map<string, Promise<Prepared>>();
   readonly #wantedKeys = new WeakMap<FactsWanted, string>();
@@ -176,6 +178,9 @@ export class Registries implements ImageFactsSource {
       sources: ReadonlyMap<string, string>;
       /** `http.dedup.window`: how long a digest-derived id counts as seen. */
       dedupWindowMs: number;
+      /** Told of every tag resolved for a tag-only push (what reconciliation then knows). */
+      onResolved?:
+        ((registry: string, repository: string, tag: string, digest: string) => void) | undefined;
     },
   ) {
     this.#clock = deps.clock;
@@ -183,6 +188,7 @@ export class Registries implements ImageFactsSource {
     this.#listener = deps.listener;
     this.#sources = deps.sources;
     this.#dedupWindowMs = deps.dedupWindowMs;
+    this.#onResolved = deps.onResolved;
     for (const plan of plans) {
       const registry = new Registry(new RegistryClient(plan, deps));
       this.#byName.set(plan.name, registry);
@@ -392,6 +398,7 @@ export class Registries implements ImageFactsSource {
     const seen = this.#derived.get(id);
     if (seen !== undefined && seen.first !== event.id) return { kind: 'duplicate', of: seen.first };
     if (seen === undefined) {
+      this.#onResolved?.(name, repository, tag, outcome.digest);
       this.#derived.set(id, { first: event.id, at: now });
       // Bounded like ingest's recent ids: the oldest is forgotten first.
       if (this.#derived.size > DERIVED_KEPT) {

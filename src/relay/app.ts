@@ -119,7 +119,15 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
             config.sources.flatMap((s) => (s.registry === undefined ? [] : [[s.name, s.registry]])),
           ),
           dedupWindowMs: config.http.dedup.window / 1e6,
+          onResolved: (...resolved) => {
+            late.resolved?.(...resolved);
+          },
         });
+  /** Set once reconciliation is built: a resolved tag is then known to it. */
+  const late: {
+    resolved?:
+      ((registry: string, repository: string, tag: string, digest: string) => void) | undefined;
+  } = {};
   const endpoints = new EndpointSet({
     clock,
     log,
@@ -167,6 +175,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     log,
     metrics,
   });
+  late.resolved = reconciliation?.resolved;
   const ingestDeps: IngestDeps = {
     log: log.child({ listener: 'ingest' }),
     clock,

@@ -18,6 +18,8 @@ import { tagWatch } from './tags.ts';
 
 export interface Reconciliation {
   readonly watch: TagWatch;
+  /** A tag-only push's tag resolved to `digest` (enrichment): known as if its event named it. */
+  readonly resolved: (registry: string, repository: string, tag: string, digest: string) => void;
   readonly reconcilers: ReadonlyMap<string, Reconciler>;
   /** Starts the walks, their reports kept through `keep` (ingest's own path). */
   start(keep: ReturnType<typeof keeper>): void;
@@ -76,6 +78,20 @@ export function buildReconciliation(deps: {
   }
   return {
     watch: tagWatch(state, (host, source) => registries.registryFor(host, source), clock),
+    resolved(registry, repository, tag, digest) {
+      if (!reconcilers.has(registry)) return;
+      const rec = state.get(registry, repository, tag);
+      if (rec !== undefined && !rec.deleted && rec.digest === digest) return;
+      state.set({
+        registry,
+        repository,
+        tag,
+        digest,
+        by: 'event',
+        deleted: false,
+        at: clock.now(),
+      });
+    },
     reconcilers,
     start(k) {
       keep = k;

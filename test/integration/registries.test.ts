@@ -377,7 +377,10 @@ describe('registry-aware events (Distribution 2.8.2, skopeo pushes)', { skip }, 
     cleanups.push(() => registry.stop());
     const host = `127.0.0.1:${String(registry.port)}`;
     const relay = await startTestRelay([{ name: 'all', url: rx.url, enrich: ['size'] }], {
-      registries: [{ name: 'local', url: registry.base, hosts: [host] }],
+      registries: [
+        { name: 'local', url: registry.base, hosts: [host], reconcile: { interval: '1h' } },
+      ],
+      http: { debug: { auth: { tokens: ['admin-token'] } } },
       sources: [
         { name: 'quay', type: 'quay', auth: { none: true } },
         { name: 'hub', type: 'dockerhub', auth: { none: true }, registry: 'local' },
@@ -438,6 +441,13 @@ describe('registry-aware events (Distribution 2.8.2, skopeo pushes)', { skip }, 
     const fromHub = (rx.events() as Ev[])[2];
     assert.equal(fromHub?.target.digest, images.plain.digest);
     assert.match(fromHub.id, /^dockerhub-/);
+    // What the tags were resolved to is known to reconciliation: a walk reports nothing more.
+    const walk = await fetch(`${relay.debugUrl}/api/v1/registries/local/reconcile`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer admin-token' },
+    });
+    const pass = (await walk.json()) as { result: string; pushes: number; tags: number };
+    assert.deepEqual([pass.result, pass.pushes, pass.tags], ['complete', 0, 1]);
   });
 
   it('registry down: events go on within the wait, marked and counted; back: facts again; wrong credentials: a clear state, no secret', async () => {
