@@ -89,6 +89,11 @@ export function buildDebugApp(deps: DebugDeps) {
   const page = statusPage();
   app.get('/', (_req, reply) => page('index.html', reply));
   app.get<{ Params: { file: string } }>('/ui/:file', (req, reply) => page(req.params.file, reply));
+  // The published JSON Schema (2020-12) of what the relay delivers, as shipped in schema/.
+  const schema = readFileSync(new URL('../../schema/event.schema.json', import.meta.url));
+  app.get('/schema/event.json', (_req, reply) =>
+    reply.type('application/schema+json').header('cache-control', 'no-cache').send(schema),
+  );
   app.get('/readyz', (_req, reply) =>
     deps.isReady()
       ? reply.send({ status: 'ready' })

@@ -16,6 +16,7 @@ import {
 import { registryBinary, startRegistry } from '../support/registry-process.ts';
 import { spawnRelay, type RelayProcess } from '../support/relay-process.ts';
 import { natsSkip, requireNats, startNats } from '../support/nats-process.ts';
+import { assertValidEnvelope } from '../support/schema.ts';
 
 type Ev = {
   id: string;
@@ -158,6 +159,7 @@ describe('reconciliation with a real registry (Distribution 2.8.2)', { skip }, (
       ].sort(),
     );
     assert.equal(new Set(events.map((e) => e.id)).size, events.length, 'each delivered once');
+    assertValidEnvelope({ events: rx.events() }, 'delivered, reconciled ones included');
     for (const e of recovered) {
       assert.equal(e.relay?.source, 'reconcile');
       assert.equal(e.relay.reconciled?.registry, 'local');

@@ -9,6 +9,7 @@ import { startReceiver, startTestRelay, waitUntil, type Receiver } from '../supp
 import { Layout, skopeoBinary, skopeoPush } from '../support/oci.ts';
 import { registryBinary, startRegistry } from '../support/registry-process.ts';
 import { startTokenServer } from '../support/token-server.ts';
+import { assertValidEnvelope } from '../support/schema.ts';
 
 type Ev = {
   id: string;
@@ -167,6 +168,7 @@ describe('registry-aware events (Distribution 2.8.2, skopeo pushes)', { skip }, 
       30_000,
       'six manifest pushes',
     );
+    assertValidEnvelope({ events: (rx['all'] as Receiver).events() }, 'delivered with every fact');
     const pushes = manifests(rx['all'] as Receiver).filter((e) => e.action === 'push');
     const byDigest = new Map(pushes.map((e) => [e.target.digest, e.relay?.image]));
     const app = byDigest.get(images.app.digest) ?? {};

@@ -9,6 +9,7 @@ import { LocalLeases } from '../../../src/storage/local-leases.ts';
 import { TagState } from '../../../src/storage/tags.ts';
 import { Budget } from '../../../src/registry/walk.ts';
 import { FakeClock, memoryLogger } from '../../support/helpers.ts';
+import { assertValidEnvelope } from '../../support/schema.ts';
 
 type Ev = {
   id: string;
@@ -148,6 +149,7 @@ describe('reconciler', () => {
       log: memoryLogger().log,
       listener: { onPass: (_n, r) => passes.push(r) },
       report: (events) => {
+        assertValidEnvelope({ events }, 'reported by a walk');
         reported.push(...(events as Ev[]));
         return Promise.resolve();
       },

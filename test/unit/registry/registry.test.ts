@@ -10,6 +10,7 @@ import { RegistryClient, type RegistryPlan } from '../../../src/registry/client.
 import { classify, referrerTag } from '../../../src/registry/manifest.ts';
 import { Registries } from '../../../src/registry/registries.ts';
 import { FakeClock, memoryLogger, settle } from '../../support/helpers.ts';
+import { assertValidEnvelope } from '../../support/schema.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -530,6 +531,7 @@ describe('registries: what an event may make the relay ask', () => {
     assert.equal(reg.seen.length, 1, 'resolved once');
     const id = a.event.id;
     assert.match(id, /^quay-[A-Za-z0-9_-]{32}$/);
+    assertValidEnvelope(JSON.parse(a.event.envelope), 'a resolved tag-only push');
     assert.match(a.event.envelope, new RegExp(`"digest":"${digest}"`));
     assert.deepEqual(await registries.prepare(tagged(2), undefined), {
       kind: 'duplicate',
@@ -600,6 +602,7 @@ describe('registries: what an event may make the relay ask', () => {
       },
     );
     assert.equal(p.kind, 'event');
+    assertValidEnvelope(JSON.parse(p.event.envelope), 'an enriched event');
     assert.equal(p.facts?.signed, true);
     assert.deepEqual(p.facts.signatures, [
       {
