@@ -286,6 +286,7 @@ describe('status page', { skip: browserSkip }, () => {
       /failed.*next/,
     );
     await browser.close();
+    assert.equal(r.logs().filter((l) => Number(l['level']) >= 50).length, 0, 'no error logged');
   });
 });
 

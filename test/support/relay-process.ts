@@ -111,8 +111,14 @@ export async function spawnRelay(
     exited,
     logs: () => logs,
     kill(signal: NodeJS.Signals): Promise<number | null> {
-      if (child.exitCode === null && child.signalCode === null)
-        process.kill(child.pid ?? 0, signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid ?? 0, signal);
+        } catch (err) {
+          // Gone already (reaped before its exit event reached us): nothing to kill.
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
       return exited;
     },
   };
