@@ -26,8 +26,17 @@ let server: BrowserServer | undefined;
 let relay: RelayProcess | undefined;
 const others: RelayProcess[] = [];
 after(async () => {
-  await relay?.kill('SIGKILL');
-  for (const r of others) await r.kill('SIGKILL');
+  // The browser goes whatever happens to the relays: a browser left running would keep
+  // this test file from ever ending.
+  try {
+    await relay?.kill('SIGKILL');
+    for (const r of others) await r.kill('SIGKILL');
+  } finally {
+    await closeBrowser();
+  }
+});
+
+async function closeBrowser(): Promise<void> {
   const pid = server?.process().pid;
   await server?.close().catch(() => undefined);
   // Killed by its own pid whatever close() did.
@@ -38,7 +47,7 @@ after(async () => {
       // already gone
     }
   }
-});
+}
 
 describe('status page', { skip: browserSkip }, () => {
   it('shows failing endpoints, attempts, and drives test, pause, resume and replay', async () => {
