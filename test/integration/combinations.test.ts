@@ -373,7 +373,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     await stream(relay.ingestUrl, counter, EVENTS, acked, sent);
     await waitUntil(
       () => covers(rx.delivered, acked) && new Set(reconciled(rx.delivered)).size >= 2,
-      60_000,
+      120_000,
       `all events at the receiver (${label(c)})`,
     );
     await checkHistory(c, relay.debugUrl, sent, acked[acked.length - 1] ?? '');
@@ -420,7 +420,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     await stream(second.ingest, counter, EVENTS, acked, sent);
     await waitUntil(
       () => covers(rx.delivered, acked) && new Set(reconciled(rx.delivered)).size >= 2,
-      60_000,
+      120_000,
       `all events at the receiver (${label(c)})`,
     );
     await checkHistory(c, second.debug, sent, acked[acked.length - 1] ?? '');
