@@ -70,8 +70,9 @@ const TOKEN_MARGIN_MS = 5_000;
 const DEFAULT_TOKEN_SECONDS = 60;
 const TOKENS_KEPT = 1_000;
 
-const header = (h: RegistryAnswer['headers'], name: string): string | undefined => {
-  const v = h[name];
+/** One header of a registry's answer (the first, when it came several times). */
+export const header = (a: RegistryAnswer, name: string): string | undefined => {
+  const v = a.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
 
@@ -141,7 +142,7 @@ export class RegistryClient {
       const sent = this.#authorization(opts.scope);
       let answer = await this.#send(kind, method, path, opts, sent);
       if (answer.status !== 401) return answer;
-      const challenge = parseChallenge(header(answer.headers, 'www-authenticate'));
+      const challenge = parseChallenge(header(answer, 'www-authenticate'));
       // Another request may have signed in for this scope meanwhile.
       const now = this.#authorization(opts.scope);
       const retry =

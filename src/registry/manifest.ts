@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ImageFacts, Platform, Referrer, ReferrerKind } from '../core/image.ts';
 import { RegistryError } from '../core/errors.ts';
-import type { RegistryAnswer, RegistryClient } from './client.ts';
+import { header, type RegistryAnswer, type RegistryClient } from './client.ts';
 
 // What a manifest says, read through the OCI distribution API (and Docker's v2 schema 2).
 
@@ -44,10 +44,6 @@ const strings = (v: unknown): Record<string, string> | undefined => {
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(o)) if (typeof x === 'string') out[k] = x;
   return Object.keys(out).length === 0 ? undefined : out;
-};
-const header = (a: RegistryAnswer, name: string): string | undefined => {
-  const v = a.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 };
 
 const scopeOf = (repository: string): string => `repository:${repository}:pull`;

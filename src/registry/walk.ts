@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { RegistryError } from '../core/errors.ts';
-import type { RegistryAnswer, RegistryClient } from './client.ts';
+import { header, type RegistryAnswer, type RegistryClient } from './client.ts';
 import { isDigest, isRepository, isTag, MANIFEST_ACCEPT } from './manifest.ts';
 
 // Listing a registry through its API: the catalog and each repository's tags (paginated
@@ -34,11 +34,6 @@ export class Budget {
     if (at > now) await this.#clock.sleep(at - now, signal);
   }
 }
-
-const header = (a: RegistryAnswer, name: string): string | undefined => {
-  const v = a.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 /** The next page's path from a `Link: </v2/…?last=…&n=…>; rel="next"` header, below /v2/. */
 function nextPage(client: RegistryClient, answer: RegistryAnswer): string | undefined {
