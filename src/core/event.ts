@@ -1,4 +1,5 @@
 import { EnvelopeError } from './errors.ts';
+import { isEventKind } from './kinds.ts';
 import { RELAY_USER_AGENT_PREFIX } from './user-agent.ts';
 /**
  * One registry notification event as the relay carries it: its id, and `envelope`, the registry request body for this event alone (`{"events":[<event>]}`,
@@ -98,6 +99,11 @@ export interface EventFacts {
   readonly mediaType: string | undefined;
   readonly repository: string | undefined;
   readonly tag: string | undefined;
+  /**
+   * Every tag the event names, when it names more than its target's (a vulnerability or a
+   * build about several tags: `relay.<action>.tags`); filters on tags match any of them.
+   */
+  readonly tags?: readonly string[] | undefined;
   readonly digest: string | undefined;
   /** The registry host clients used (`request.host`). */
   readonly host: string | undefined;
@@ -112,6 +118,20 @@ export interface Accepted {
   readonly facts: EventFacts;
   /** A pull the registry notified for the relay's own read of a manifest (see RELAY_USER_AGENT). */
   readonly ownRead?: boolean | undefined;
+}
+
+/** The tags a kind's detail lists (`relay.<kind>.tags`) beside the target's, if any. */
+function detailTags(
+  relay: unknown,
+  kind: string,
+  tag: string | undefined,
+): readonly string[] | undefined {
+  const detail = isObject(relay) ? relay[kind] : undefined;
+  const listed = isObject(detail) ? detail['tags'] : undefined;
+  if (!Array.isArray(listed) || listed.length === 0) return undefined;
+  const all = new Set<string>(tag === undefined ? [] : [tag]);
+  for (const t of listed) if (typeof t === 'string' && t !== '') all.add(t);
+  return [...all];
 }
 
 /**
@@ -159,6 +179,8 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
       typeof userAgent === 'string' &&
       userAgent.startsWith(RELAY_USER_AGENT_PREFIX);
     const sharedMediaType = mediaType === undefined ? undefined : shared(mediaType);
+    const tag = text(target['tag']);
+    const tags = isEventKind(action) ? detailTags(event['relay'], action, tag) : undefined;
     return {
       event: {
         id,
@@ -171,7 +193,8 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
         action: sharedAction,
         mediaType: sharedMediaType,
         repository: text(target['repository']),
-        tag: text(target['tag']),
+        tag,
+        ...(tags === undefined ? {} : { tags }),
         digest: text(target['digest']),
         host: isObject(request) ? text(request['host']) : undefined,
         targets: targetKinds(target),

@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { EventFacts } from '../core/event.ts';
 import { PatternError } from '../core/errors.ts';
+import { isEventKind } from '../core/kinds.ts';
 
 export interface IgnoreRules {
   /** The registry's `ignoredmediatypes` and `ignore.mediatypes`, merged. */
@@ -76,7 +77,7 @@ const VALUES: Record<FilterField, (facts: EventFacts) => readonly string[]> = {
   actions: (f) => [f.action],
   mediatypes: (f) => one(f.mediaType),
   repositories: (f) => one(f.repository),
-  tags: (f) => one(f.tag),
+  tags: (f) => f.tags ?? one(f.tag),
   targets: (f) => f.targets,
   sources: (f) => [f.source],
 };
@@ -87,16 +88,23 @@ const VALUES: Record<FilterField, (facts: EventFacts) => readonly string[]> = {
  * ignored). Then each `filter` field: OR within a list, AND across fields, exclude wins. An
  * event without the field (a blob has no tag) matches no pattern: an include list on that
  * field refuses it, an exclude list lets it through.
+ *
+ * The kinds beyond the registry's own actions (`scan`, `build`… see core/kinds.ts) reach
+ * only a filter whose `actions.include` names them (a pattern that matches them, `*`
+ * included): a config written before they existed receives exactly what it did.
  */
 export class Filter {
   readonly #mediaTypes: ReadonlySet<string>;
   readonly #actions: ReadonlySet<string>;
+  /** Whether `actions.include` has patterns: only then may the other kinds pass. */
+  readonly #namesActions: boolean;
   readonly #checks: ((facts: EventFacts) => boolean)[] = [];
 
   /** Throws PatternError for a pattern that does not compile. */
   constructor(ignore: IgnoreRules, rules?: FilterRules) {
     this.#mediaTypes = new Set(ignore.mediaTypes);
     this.#actions = new Set(ignore.actions);
+    this.#namesActions = (rules?.actions.include.length ?? 0) > 0;
     for (const field of FILTER_FIELDS) {
       const list = rules?.[field];
       const matches = list === undefined ? undefined : compileList(list);
@@ -107,6 +115,7 @@ export class Filter {
 
   accepts(facts: EventFacts): boolean {
     if (this.#actions.has(facts.action)) return false;
+    if (!this.#namesActions && isEventKind(facts.action)) return false;
     if (facts.mediaType !== undefined && this.#mediaTypes.has(facts.mediaType)) return false;
     for (const check of this.#checks) if (!check(facts)) return false;
     return true;

@@ -63,7 +63,7 @@ export function sourceRoutes(
       deps.sourceCounted?.(source, result, count);
     };
     const handler = async (
-      req: FastifyRequest<{ Params: { secret?: string } }>,
+      req: FastifyRequest<{ Params: { secret?: string }; Querystring: { event?: unknown } }>,
       reply: FastifyReply,
     ) => {
       if (typeof req.body !== 'string') {
@@ -91,7 +91,13 @@ export function sourceRoutes(
       const receivedAt = deps.clock.now();
       let normalized;
       try {
-        normalized = adapter({ headers: req.headers, body, receivedAt });
+        const declared = req.query.event;
+        normalized = adapter({
+          headers: req.headers,
+          body,
+          receivedAt,
+          declared: typeof declared === 'string' ? declared : undefined,
+        });
       } catch (err) {
         if (!(err instanceof SourceBodyError)) throw err;
         counted('rejected');
@@ -117,6 +123,8 @@ export function sourceRoutes(
           ? provisionalId(String(e['id']), `${receivedAt.toString(36)}.${String(provisionalSeq++)}`)
           : e['id'],
         relay: {
+          // A kind's detail, which the adapter put at relay.<action>.
+          ...(e['relay'] as Record<string, unknown> | undefined),
           source: source.name,
           type: source.type,
           ...(keepsOriginal ? { original: body } : {}),

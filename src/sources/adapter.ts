@@ -22,6 +22,11 @@ export interface SourceRequest {
   readonly body: unknown;
   /** When the relay received it (epoch ms): the timestamp of events whose sender gives none. */
   readonly receivedAt: number;
+  /**
+   * The event the sender was configured for, when the request's URL declares it
+   * (`?event=build_failure`): Quay names the event nowhere in its body.
+   */
+  readonly declared?: string | undefined;
 }
 
 /** What an adapter made of a request. */
@@ -32,7 +37,7 @@ export type Normalized =
       readonly events: readonly Record<string, unknown>[];
     }
   | {
-      /** A kind of event the relay does not map (a scan result, a build): answered 202. */
+      /** A kind of event the relay does not map (a ping, another product's domain): answered 202. */
       readonly kind: 'ignored';
       readonly type: string;
     };
@@ -152,7 +157,8 @@ export function registryEvent(fields: {
   id: string;
   timestamp: string;
   action: string;
-  repository: string;
+  /** Absent (or '') for what is about no one repository (a retention run, a namespace's quota). */
+  repository?: string | undefined;
   tag?: string | undefined;
   digest?: string | undefined;
   mediaType?: string | undefined;
@@ -161,6 +167,8 @@ export function registryEvent(fields: {
   actor?: string | undefined;
   host?: string | undefined;
   extraTarget?: Record<string, unknown> | undefined;
+  /** A kind's detail, kept at `relay.<action>` (see core/kinds.ts). */
+  detail?: object | undefined;
 }): Record<string, unknown> {
   const target: Record<string, unknown> = {};
   if (fields.mediaType !== undefined) target['mediaType'] = fields.mediaType;
@@ -169,7 +177,8 @@ export function registryEvent(fields: {
     target['length'] = fields.size;
   }
   if (fields.digest !== undefined) target['digest'] = fields.digest;
-  target['repository'] = fields.repository;
+  if (fields.repository !== undefined && fields.repository !== '')
+    target['repository'] = fields.repository;
   if (fields.url !== undefined) target['url'] = fields.url;
   if (fields.tag !== undefined) target['tag'] = fields.tag;
   Object.assign(target, fields.extraTarget);
@@ -181,5 +190,28 @@ export function registryEvent(fields: {
     request: fields.host === undefined ? {} : { host: fields.host },
     actor: fields.actor === undefined ? {} : { name: fields.actor },
     source: {},
+    ...(fields.detail === undefined ? {} : { relay: { [fields.action]: fields.detail } }),
   };
 }
+
+/** T with its possibly-undefined fields made optional and never undefined. */
+export type Defined<T> = {
+  [K in keyof T as undefined extends T[K] ? never : K]: T[K];
+} & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
+/** `value` without its undefined fields: a detail object carries only what the sender said. */
+export function defined<T extends object>(value: T): Defined<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Defined<T>;
+}
+
+/** An object, or undefined when it has no field left (see defined). */
+export function nonEmpty<T extends object>(value: T): Defined<T> | undefined {
+  const d = defined(value);
+  return Object.keys(d).length === 0 ? undefined : d;
+}
+
+/** The strings of an array (others skipped), or [] for what is not an array. */
+export const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v !== '') : [];

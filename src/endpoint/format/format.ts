@@ -1,4 +1,5 @@
 import { targetKinds } from '../../core/event.ts';
+import { isEventKind, stateOf } from '../../core/kinds.ts';
 import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
 
@@ -18,6 +19,7 @@ const PAST: Readonly<Record<string, string>> = {
   pull: 'pulled',
   mount: 'mounted',
   delete: 'deleted',
+  rename: 'renamed',
 };
 
 /**
@@ -28,11 +30,22 @@ export interface EventView {
   readonly event: Json;
   readonly id: string;
   readonly action: string;
-  /** `pushed`, `pulled`, `mounted`, `deleted` (an unknown action as it is). */
+  /**
+   * `pushed`, `pulled`, `mounted`, `deleted`, `renamed` (an unknown action as it is); for
+   * the other kinds, what happened: the scan `completed`, the build `failed`… (`state`).
+   */
   readonly actioned: string;
   readonly timestamp: string | undefined;
-  /** `manifest`, `blob`, `tag`, or `artifact` for a delete by digest (manifest or blob). */
+  /**
+   * `manifest`, `blob`, `tag`, or `artifact` for a delete by digest (manifest or blob);
+   * `repository` for a repository's rename or delete; for the other kinds, the kind
+   * (`scan`, `build`…).
+   */
   readonly kind: string;
+  /** The kind's detail (`relay.<action>`, or `relay.repository`), if the event has one. */
+  readonly detail: Json | undefined;
+  /** What happened, in one word (see core/kinds.ts stateOf); for registry actions, `actioned`. */
+  readonly state: string;
   readonly repository: string | undefined;
   readonly namespace: string | undefined;
   readonly name: string | undefined;
@@ -77,6 +90,12 @@ export function viewOf(event: Json): EventView {
   const node = str(obj(event['source'])['addr']);
   const relay = obj(event['relay']);
   const image = relay['image'] === undefined ? undefined : obj(relay['image']);
+  const eventKind = isEventKind(action) ? action : undefined;
+  const repositoryChange = eventKind === undefined && relay['repository'] !== undefined;
+  const detailOf = eventKind ?? (repositoryChange ? 'repository' : undefined);
+  const detail = detailOf === undefined ? undefined : obj(relay[detailOf]);
+  const actioned =
+    eventKind === undefined ? (PAST[action] ?? action) : stateOf(eventKind, detail ?? {});
   let subject = repository;
   if (repository !== undefined && tag !== undefined) subject = `${repository}:${tag}`;
   else if (repository !== undefined && digest !== undefined) subject = `${repository}@${digest}`;
@@ -84,9 +103,17 @@ export function viewOf(event: Json): EventView {
     event,
     id: str(event['id']) ?? '',
     action,
-    actioned: PAST[action] ?? action,
+    actioned,
     timestamp: str(event['timestamp']),
-    kind: kinds.length === 1 ? (kinds[0] ?? 'artifact') : 'artifact',
+    kind:
+      eventKind ??
+      (repositoryChange
+        ? 'repository'
+        : kinds.length === 1
+          ? (kinds[0] ?? 'artifact')
+          : 'artifact'),
+    detail,
+    state: actioned,
     repository,
     namespace: repository === undefined || slash < 0 ? undefined : repository.slice(0, slash),
     name: repository === undefined ? undefined : repository.slice(slash + 1),

@@ -1,9 +1,17 @@
+import { countsText, type EventKind } from '../../core/kinds.ts';
 import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
 import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
 
 const HEADERS = ['content-type', 'application/json'];
+type Json = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+const obj = (v: unknown): Json =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+const list = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 // Slack's mrkdwn treats these three as markup; everything else is literal.
 const escape = (text: string): string =>
@@ -14,8 +22,180 @@ const shortDigest = (digest: string): string => {
   return hex === undefined ? digest : `${algo ?? ''}:${hex.slice(0, 12)}`;
 };
 
-/** `*pushed* manifest `team/app:v1.2.0` (sha256:81760fa689a4) by alice on registry.example.com` */
+/** `<url|text>`, Slack's link, for an http(s) URL only (anything else is left out). */
+const link = (url: unknown, text: string): string | undefined => {
+  const u = str(url);
+  return u !== undefined && /^https?:\/\//.test(u) && !/[<>|\s]/.test(u)
+    ? `<${u}|${escape(text)}>`
+    : undefined;
+};
+
+const code = (text: string): string => `\`${escape(text)}\``;
+
+/** The image an event is about: `repo:tag (sha256:…)`, or the repository, or nothing. */
+function subjectText(view: EventView): string | undefined {
+  if (view.subject === undefined) return undefined;
+  const digest =
+    view.digest !== undefined && view.tag !== undefined
+      ? ` (${escape(shortDigest(view.digest))})`
+      : '';
+  return `${code(view.subject)}${digest}`;
+}
+
+const tagsText = (tags: readonly string[]): string | undefined =>
+  tags.length === 0 ? undefined : `tags ${tags.map(code).join(', ')}`;
+
+const bytes = (n: number | undefined): string | undefined => {
+  if (n === undefined) return undefined;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? String(v) : v.toFixed(1)} ${units[i] ?? 'B'}`;
+};
+
+const join = (parts: readonly (string | undefined)[]): string =>
+  parts.filter((p): p is string => p !== undefined && p !== '').join(' ');
+
+/** One line for an event of a kind beyond the registry's actions, by kind. */
+const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => string>> = {
+  scan(view, d) {
+    const counts = countsText(obj(d['counts']));
+    const found = d['status'] === 'completed';
+    const scanner = obj(d['scanner']);
+    const by = str(scanner['name']);
+    return join([
+      found && counts !== undefined
+        ? ':rotating_light: *vulnerabilities found* in'
+        : `*scan ${escape(view.state)}*${found ? ': nothing found in' : ' for'}`,
+      subjectText(view),
+      counts === undefined ? undefined : `— ${escape(counts)}`,
+      num(d['fixable']) === undefined ? undefined : `(${String(d['fixable'])} fixable)`,
+      by === undefined
+        ? undefined
+        : `· ${escape(by)}${str(scanner['version']) === undefined ? '' : ` ${escape(String(scanner['version']))}`}`,
+      view.host === undefined ? undefined : `on ${escape(view.host)}`,
+      link(d['report'], 'report'),
+    ]);
+  },
+  vulnerability(view, d) {
+    const sev = str(d['severity']);
+    return join([
+      `:warning: *vulnerability* ${escape(str(d['id']) ?? '?')}`,
+      sev === undefined && d['fixable'] === undefined
+        ? undefined
+        : `(${[
+            sev,
+            d['fixable'] === true ? 'fix available' : d['fixable'] === false ? 'no fix' : undefined,
+          ]
+            .filter(Boolean)
+            .map((s) => escape(String(s)))
+            .join(', ')})`,
+      'in',
+      subjectText(view),
+      view.tag === undefined ? tagsText(list(d['tags'])) : undefined,
+      str(d['description']) === undefined ? undefined : `: ${escape(String(d['description']))}`,
+      link(d['link'], 'details'),
+    ]);
+  },
+  build(view, d) {
+    const trigger = obj(d['trigger']);
+    const commit = str(trigger['commit']);
+    const failed = view.state === 'failed';
+    return join([
+      `${failed ? ':x: ' : view.state === 'succeeded' ? ':white_check_mark: ' : ''}*build ${escape(view.state)}*`,
+      code(view.repository ?? '?'),
+      str(d['name']) === undefined ? undefined : escape(String(d['name'])),
+      tagsText(list(d['tags'])) === undefined ? undefined : `(${tagsText(list(d['tags'])) ?? ''})`,
+      str(trigger['ref']) === undefined && commit === undefined
+        ? undefined
+        : `from ${escape([str(trigger['ref']), commit?.slice(0, 7)].filter(Boolean).join('@'))}`,
+      str(d['error']) === undefined ? undefined : `: ${escape(String(d['error']))}`,
+      link(d['link'], 'build'),
+    ]);
+  },
+  quota(view, d) {
+    const used = bytes(num(d['usedBytes']));
+    const limit = bytes(num(d['limitBytes']));
+    const percent = num(d['usedPercent']);
+    return join([
+      `${view.state === 'exceeded' ? ':no_entry: ' : ':warning: '}*quota ${escape(view.state)}*`,
+      str(d['namespace']) === undefined ? undefined : `for ${code(String(d['namespace']))}`,
+      view.repository === undefined ? undefined : `(${code(view.repository)})`,
+      used === undefined || limit === undefined
+        ? undefined
+        : `: ${used} of ${limit}${percent === undefined ? '' : ` (${String(percent)}%)`}`,
+      str(d['message']) === undefined ? undefined : `: ${escape(String(d['message']))}`,
+    ]);
+  },
+  replication(view, d) {
+    const policy = str(obj(d['policy'])['description']);
+    const to = obj(d['destination']);
+    return join([
+      `*replication ${escape(view.state)}*`,
+      policy === undefined ? undefined : code(policy),
+      `: ${String(num(d['succeeded']) ?? 0)} succeeded, ${String(num(d['failed']) ?? 0)} failed`,
+      subjectText(view) === undefined ? undefined : `(${subjectText(view) ?? ''})`,
+      str(to['endpoint']) === undefined ? undefined : `to ${escape(String(to['endpoint']))}`,
+    ]);
+  },
+  retention(view, d) {
+    return join([
+      `*tag retention ${escape(view.state)}*`,
+      str(d['project']) === undefined ? undefined : `in ${code(String(d['project']))}`,
+      `: ${String(num(d['total']) ?? '?')} total, ${String(num(d['retained']) ?? '?')} retained, ${String(num(d['deleted']) ?? 0)} deleted`,
+    ]);
+  },
+  expiry(view, d) {
+    const tags = list(d['tags']);
+    return join([
+      ':hourglass: *tags expiring*',
+      str(d['in']) === undefined ? undefined : `in ${escape(String(d['in']))}:`,
+      code(view.repository ?? '?'),
+      tagsText(tags),
+    ]);
+  },
+  repository(view, d) {
+    return repositoryLine(view, d);
+  },
+  lint(view) {
+    return join(['*lint failed*', subjectText(view)]);
+  },
+  mirror(view, d) {
+    return join([
+      `*mirror sync ${escape(view.state)}*`,
+      code(view.repository ?? '?'),
+      str(d['message']) === undefined ? undefined : `: ${escape(String(d['message']))}`,
+    ]);
+  },
+};
+
+function repositoryLine(view: EventView, d: Json): string {
+  const from = str(d['from']);
+  const to = str(d['to']);
+  return join([
+    `*repository ${escape(view.state)}*`,
+    from !== undefined && to !== undefined
+      ? `${code(from)} → ${code(to)}`
+      : code(view.repository ?? '?'),
+    view.actor === undefined ? undefined : `by ${escape(view.actor)}`,
+    view.host === undefined ? undefined : `on ${escape(view.host)}`,
+  ]);
+}
+
+/**
+ * One line per event. A registry action: `*pushed* manifest `team/app:v1.2.0`
+ * (sha256:81760fa689a4) by alice on registry.example.com`. The other kinds each have
+ * their own: a scan's counts by severity, a build's result, an expiry's tags…
+ */
 export function slackLine(view: EventView): string {
+  const lines = KIND_LINES[view.action as EventKind] as
+    ((view: EventView, d: Json) => string) | undefined;
+  if (lines !== undefined) return lines(view, view.detail ?? {});
+  if (view.kind === 'repository') return repositoryLine(view, view.detail ?? {});
   const parts = [`*${escape(view.actioned)}* ${view.kind}`];
   if (view.subject !== undefined) parts.push(`\`${escape(view.subject)}\``);
   if (view.digest !== undefined && view.tag !== undefined) {

@@ -24,6 +24,106 @@ const SAMPLE_FACTS = {
   unavailable: 'timeout',
 } as const;
 
+/** Every field of every kind's detail (`relay.<action>`), for checking references to them. */
+export const SAMPLE_DETAILS = {
+  scan: {
+    status: 'completed',
+    type: 'vulnerability',
+    scanner: { name: 'Trivy', vendor: 'Aqua Security', version: 'v0.50.1' },
+    severity: 'critical',
+    counts: { critical: 1, high: 2, medium: 3, low: 4, negligible: 0, unknown: 0, none: 0 },
+    total: 10,
+    fixable: 6,
+    reportId: '1f5e7c5a-8b8e-4f7e-9d43-0c1f0b7f0a11',
+    report:
+      'https://harbor.example.com/api/v2.0/projects/team/repositories/app/artifacts/sha256:f151/additions/vulnerabilities',
+    startedAt: '2026-11-23T01:02:48Z',
+    finishedAt: '2026-11-23T01:03:10Z',
+    durationSeconds: 22,
+    sbomDigest: 'sha256:e7ed',
+  },
+  vulnerability: {
+    id: 'CVE-2026-0001',
+    severity: 'critical',
+    description: 'A bad one',
+    link: 'https://security-tracker.example.com/CVE-2026-0001',
+    fixable: true,
+    tags: ['v1.2.0'],
+  },
+  build: {
+    phase: 'failed',
+    id: '5346a21d-3434-4764-85be-5be1296f293c',
+    name: '6ae9a86',
+    tags: ['v1.2.0'],
+    trigger: {
+      kind: 'github',
+      id: '38b6e180',
+      ref: 'refs/heads/main',
+      commit: '6ae9a86930fc73dd07b02e4c5bf63ee60be180ad',
+      url: 'https://github.com/team/app/commit/6ae9a86',
+      message: 'a change',
+      author: 'alice',
+    },
+    manual: false,
+    user: 'alice',
+    error: 'Could not find or parse Dockerfile',
+    link: 'https://quay.example.com/repository/team/app/build/5346a21d',
+    digests: ['sha256:f151'],
+  },
+  quota: {
+    state: 'exceeded',
+    namespace: 'team',
+    usedBytes: 1127428915,
+    limitBytes: 1073741824,
+    usedPercent: 105,
+    thresholdPercent: 100,
+    message: 'quota exceeded',
+  },
+  replication: {
+    status: 'succeeded',
+    policy: { description: 'to dr', creator: 'admin', trigger: 'MANUAL', override: true },
+    executionId: 1,
+    taskId: 1,
+    startedAt: '2026-11-23T01:02:48Z',
+    source: {
+      registry: 'dr',
+      type: 'harbor',
+      endpoint: 'https://dr.example.com',
+      namespace: 'team',
+    },
+    destination: {
+      registry: 'dr',
+      type: 'harbor',
+      endpoint: 'https://dr.example.com',
+      namespace: 'team',
+    },
+    succeeded: 1,
+    failed: 0,
+    artifacts: [
+      {
+        name: 'app:v1.2.0',
+        type: 'image',
+        status: 'succeeded',
+        references: ['v1.2.0'],
+        reason: '',
+      },
+    ],
+  },
+  retention: {
+    status: 'succeeded',
+    project: 'team',
+    policyId: 1,
+    total: 3,
+    retained: 2,
+    deleted: 1,
+    artifacts: [{ name: 'team/app:old', type: 'image', status: 'succeeded' }],
+  },
+  expiry: { tags: ['v1.2.0'], days: 1, in: '1 days' },
+  repository: { change: 'renamed', type: 'name', from: 'team/old', to: 'team/app' },
+  lint: { status: 'failed' },
+  mirror: { status: 'failed', message: 'team/app' },
+} as const;
+
 /**
  * An event with every field a registry (2.8 or 3.x) writes, used to check a template's
  * references at startup: a path that is not here is a typo, not an optional field.
@@ -62,6 +162,7 @@ export const SAMPLE_EVENT = {
     type: 'quay',
     original: {},
     image: SAMPLE_FACTS,
+    ...SAMPLE_DETAILS,
   },
 } as const;
 
@@ -83,14 +184,15 @@ const DERIVED = new Set<string>([
   'host',
   'platforms',
   'signed',
+  'state',
 ]);
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const WHOLE = /^\{\{\s*([^{}]*?)\s*\}\}$/;
 const PATH = /^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*$/;
 
-function lookup(view: EventView, path: readonly string[]): unknown {
-  let node: unknown = view;
+function lookup(root: unknown, path: readonly string[]): unknown {
+  let node: unknown = root;
   for (const key of path) {
     if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<string, unknown>)[key];
@@ -114,7 +216,18 @@ function checkPath(ref: string, where: string, sample: EventView): string[] {
   }
   const path = ref.split('.');
   const [root] = path;
-  if (root === 'event' || root === 'image') {
+  if (root === 'detail') {
+    // A detail's fields depend on the kind: a path any kind's detail has is one.
+    const rest = path.slice(1);
+    const known =
+      rest.length === 0 || Object.values(SAMPLE_DETAILS).some((d) => lookup(d, rest) !== undefined);
+    if (!known) {
+      throw new TemplateError(
+        where,
+        `{{ ${ref} }}: no kind's detail has this field (see the event reference in the docs)`,
+      );
+    }
+  } else if (root === 'event' || root === 'image') {
     if (lookup(sample, path) === undefined) {
       throw new TemplateError(
         where,
@@ -126,7 +239,7 @@ function checkPath(ref: string, where: string, sample: EventView): string[] {
   } else if (!DERIVED.has(root ?? '') || path.length > 1) {
     throw new TemplateError(
       where,
-      `{{ ${ref} }}: unknown name; use event.<field>, image.<fact> or one of ${[...DERIVED].join(', ')}`,
+      `{{ ${ref} }}: unknown name; use event.<field>, image.<fact>, detail.<field> or one of ${[...DERIVED].join(', ')}`,
     );
   }
   return path;
