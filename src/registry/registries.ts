@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { RegistryError, type RegistryFailure } from '../core/errors.ts';
+import { isEventKind } from '../core/kinds.ts';
 import { targetKinds, type RelayEvent } from '../core/event.ts';
 import {
   acceptedId,
@@ -318,10 +319,12 @@ export class Registries implements ImageFactsSource {
     let facts: ImageFacts | undefined;
     const action = str(ev['action']);
     const kinds = targetKinds(target);
+    // An event of another kind (a scan, a build…) naming a digest is about an image.
     const isManifest =
-      (action === 'push' || action === 'pull' || action === 'mount') &&
-      kinds.length === 1 &&
-      (kinds[0] === 'manifest' || (kinds[0] === 'tag' && provisional));
+      ((action === 'push' || action === 'pull' || action === 'mount') &&
+        kinds.length === 1 &&
+        (kinds[0] === 'manifest' || (kinds[0] === 'tag' && provisional))) ||
+      (action !== undefined && isEventKind(action) && digest !== undefined);
     if (
       wanted !== undefined &&
       isManifest &&

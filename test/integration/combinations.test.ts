@@ -29,6 +29,7 @@ import {
 } from '../support/helpers.ts';
 import { natsSkip, requireNats, startNats, type NatsCluster } from '../support/nats-process.ts';
 import { registryBinary, startRegistry } from '../support/registry-process.ts';
+import { assertValidEnvelope } from '../support/schema.ts';
 import { configReloads, spawnRelay, writeRelayConfig } from '../support/relay-process.ts';
 
 const scope = closedAfterTests();
@@ -96,9 +97,44 @@ const KILL_AFTER = 120;
 const ADMIN_TOKEN = 'combination-admin-token';
 /** A source (a Distribution 3 registry) that part of every stream comes through. */
 const SOURCE = { path: '/sources/dist3', token: 'Bearer combination-source-token' };
+/** Harbor, whose scan results (a kind beyond the registry's actions) are part of every stream. */
+const HARBOR = { path: '/sources/harbor', token: 'Bearer combination-harbor-token' };
 const SOURCES = [
   { name: 'dist3', type: 'distribution', auth: { value: 'Bearer combination-source-token' } },
+  { name: 'harbor', type: 'harbor', auth: { value: HARBOR.token } },
 ];
+
+/** Harbor's CloudEvent for a completed scan of team/app:latest at `digest`; its id is `harbor-<id>`. */
+function harborScan(id: string, digest: string): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    id,
+    source: '/projects/1/webhook/policies/1',
+    type: 'harbor.scan.completed',
+    datacontenttype: 'application/json',
+    time: '2026-12-01T09:00:00Z',
+    data: {
+      resources: [
+        {
+          digest,
+          tag: 'latest',
+          resource_url: `${registryHost()}/team/app:latest`,
+          scan_overview: {
+            'application/vnd.security.vulnerability.report; version=1.1': {
+              scan_status: 'Success',
+              severity: 'High',
+              summary: { total: 3, fixable: 1, summary: { High: 1, Low: 2 } },
+              scanner: { name: 'Trivy', vendor: 'Aqua Security', version: 'v0.50.1' },
+            },
+          },
+        },
+      ],
+      repository: { name: 'app', namespace: 'team', repo_full_name: 'team/app' },
+      scan: { scan_type: 'vulnerability' },
+    },
+    operator: 'auto',
+  };
+}
 const HTTP = {
   addr: '127.0.0.1:0',
   debug: { addr: '127.0.0.1:0', auth: { tokens: [ADMIN_TOKEN] } },
@@ -219,6 +255,8 @@ function formatConfig(c: Case): unknown {
           id: '{{ event.id }}',
           image: '{{ repository }}:{{ tag }}',
           platforms: '{{ platforms }}',
+          state: '{{ state }}',
+          high: '{{ detail.counts.high }}',
         },
       };
   }
@@ -235,6 +273,53 @@ function platformsIn(body: string): (string | undefined)[] {
   if (doc.events !== undefined) return doc.events.map(of);
   if (doc.data !== undefined) return [of(doc.data)];
   return [doc.platforms];
+}
+
+/**
+ * What is wrong in a request body of any case format: an envelope or a CloudEvent's data
+ * that fails the published schema, or a scan result (`harbor-scan-…`) delivered without its
+ * kind, CloudEvents type or detail.
+ */
+function kindProblems(body: string): string[] {
+  type Ev = { id?: string; action?: string; relay?: { scan?: { counts?: { high?: number } } } };
+  const parsed = JSON.parse(body) as unknown;
+  const problems: string[] = [];
+  const isScan = (id: unknown) => typeof id === 'string' && id.startsWith('harbor-scan-');
+  const valid = (envelope: unknown) => {
+    try {
+      assertValidEnvelope(envelope, 'delivered');
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message.slice(0, 300) : String(err));
+    }
+  };
+  const event = (e: Ev, type?: string) => {
+    if (!isScan(e.id)) return;
+    if (e.action !== 'scan' || e.relay?.scan?.counts?.high !== 1)
+      problems.push(`scan ${String(e.id)} without its detail`);
+    if (type !== undefined && type !== 'registry.scan.completed')
+      problems.push(`scan ${String(e.id)} typed ${type}`);
+  };
+  const cloudEvent = (ce: { type: string; data: Ev }) => {
+    valid({ events: [ce.data] });
+    event(ce.data, ce.type);
+  };
+  if (Array.isArray(parsed)) {
+    for (const ce of parsed as { type: string; data: Ev }[]) cloudEvent(ce);
+    return problems;
+  }
+  const doc = parsed as { events?: Ev[]; data?: Ev; type?: string } & Record<string, unknown>;
+  if (doc.events !== undefined) {
+    valid(doc);
+    for (const e of doc.events) event(e);
+  } else if (doc.data !== undefined) {
+    cloudEvent(doc as { type: string; data: Ev });
+  } else if (isScan(doc['id'])) {
+    if (doc['state'] !== 'completed' || doc['high'] !== 1)
+      problems.push(`template for ${String(doc['id'])}: ${body.slice(0, 200)}`);
+  } else if (doc['state'] !== 'pushed') {
+    problems.push(`template state ${String(doc['state'])}`);
+  }
+  return problems;
 }
 
 /** Event ids in a request body of any of the case formats. */
@@ -257,12 +342,15 @@ async function caseReceiver(c: Case, secret: string) {
   const badSignatures: string[] = [];
   /** Delivered events that came without their facts. */
   const withoutFacts: string[] = [];
+  /** What kindProblems found in the delivered bodies. */
+  const badKinds: string[] = [];
   let requests = 0;
   const generations = new Set<string>();
   const ok = (req: Received, res: ServerResponse): void => {
     delivered.push(...idsIn(req.body));
     for (const p of platformsIn(req.body))
       if (p !== 'linux/amd64') withoutFacts.push(req.body.slice(0, 300));
+    badKinds.push(...kindProblems(req.body));
     generations.add(String(req.headers['x-config-generation'] ?? '1'));
     res.writeHead(200).end();
   };
@@ -288,6 +376,7 @@ async function caseReceiver(c: Case, secret: string) {
     delivered,
     badSignatures,
     withoutFacts,
+    badKinds,
     generations,
     requests: () => requests,
   };
@@ -302,6 +391,21 @@ async function stream(
   sent: string[],
 ): Promise<void> {
   while (ids.next < until) {
+    // Every fifth request is a Harbor scan result: a kind the endpoint names in its filter.
+    if (ids.next % 5 === 2) {
+      const id = `scan-${String(ids.next)}`;
+      ids.next += 1;
+      sent.push(`harbor-${id}`);
+      const res = await fetch(`${ingest}${HARBOR.path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: HARBOR.token },
+        body: JSON.stringify(harborScan(id, images[ids.next % images.length] ?? '')),
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, 202, `Harbor's scan answered ${String(res.status)}`);
+      acked.push(`harbor-${id}`);
+      continue;
+    }
     const n = Math.min(1 + (ids.next % 4), until - ids.next);
     ids.next += n;
     const events = Array.from({ length: n }, (_, i) => {
@@ -347,7 +451,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     format: formatConfig(c),
     signing: { secret },
     enrich: { facts: ['platforms', 'size'], wait: '10s' },
-    filter: { platforms: ['linux/*'] },
+    filter: { platforms: ['linux/*'], actions: ['push', 'scan'] },
   };
   // The reload changes the endpoint (a header), so its pipeline is rebuilt mid-stream.
   const changed = { ...endpoint, headers: { 'x-config-generation': '2' } };
@@ -429,6 +533,15 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
 
   assert.deepEqual(rx.badSignatures, [], 'every request carries a valid signature');
   assert.deepEqual(rx.withoutFacts, [], 'every event carries the facts read from the registry');
+  assert.deepEqual(
+    rx.badKinds,
+    [],
+    'every body fits the published schema, and every scan result carries its kind and detail',
+  );
+  assert.ok(
+    sent.filter((id) => id.startsWith('harbor-scan-')).length >= EVENTS / 20,
+    'scan results were part of the stream',
+  );
   assert.ok(rx.generations.has('2'), 'requests after the reload carry the new header');
   const known = new Set(sent);
   for (const id of rx.delivered) {

@@ -57,8 +57,11 @@ const bytes = (n: number | undefined): string | undefined => {
   return `${i === 0 ? String(v) : v.toFixed(1)} ${units[i] ?? 'B'}`;
 };
 
+/** The parts given, space-separated; a part that starts with `: ` follows the previous one. */
 const join = (parts: readonly (string | undefined)[]): string =>
-  parts.filter((p): p is string => p !== undefined && p !== '').join(' ');
+  parts
+    .filter((p): p is string => p !== undefined && p !== '')
+    .reduce((line, p, i) => (i === 0 ? p : p.startsWith(': ') ? line + p : `${line} ${p}`), '');
 
 /** One line for an event of a kind beyond the registry's actions, by kind. */
 const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => string>> = {

@@ -169,7 +169,7 @@ const CASES: readonly Case[] = [
         'adding 95.4 MiB of storage resource, which when updated to current usage of 1.0 GiB will exceed the configured upper limit of 1.0 GiB.',
     },
     ce: 'registry.quota.exceeded',
-    slack: /^:no_entry: \*quota exceeded\* for `team` \(`team\/app`\) : adding 95\.4 MiB/,
+    slack: /^:no_entry: \*quota exceeded\* for `team` \(`team\/app`\): adding 95\.4 MiB/,
   },
   {
     type: 'harbor',
@@ -218,7 +218,7 @@ const CASES: readonly Case[] = [
     },
     ce: 'registry.replication.succeeded',
     slack:
-      /^\*replication succeeded\* `push library to the DR site` : 1 succeeded, 0 failed \(`library\/busybox:latest`\) to https:\/\/dr\.harbor\.dev$/,
+      /^\*replication succeeded\* `push library to the DR site`: 1 succeeded, 0 failed \(`library\/busybox:latest`\) to https:\/\/dr\.harbor\.dev$/,
   },
   {
     type: 'harbor',
@@ -245,7 +245,7 @@ const CASES: readonly Case[] = [
       artifacts: [{ name: 'nginx:1.27', type: 'image', status: 'failed', references: ['1.27'] }],
     },
     ce: 'registry.replication.failed',
-    slack: /^\*replication failed\* `pull from Docker Hub` : 0 succeeded, 1 failed/,
+    slack: /^\*replication failed\* `pull from Docker Hub`: 0 succeeded, 1 failed/,
   },
   {
     type: 'harbor',
@@ -267,7 +267,7 @@ const CASES: readonly Case[] = [
       ],
     },
     ce: 'registry.retention.succeeded',
-    slack: /^\*tag retention succeeded\* in `library` : 3 total, 1 retained, 2 deleted$/,
+    slack: /^\*tag retention succeeded\* in `library`: 3 total, 1 retained, 2 deleted$/,
   },
   {
     type: 'quay',
@@ -343,7 +343,7 @@ const CASES: readonly Case[] = [
     },
     ce: 'registry.build.failed',
     slack:
-      /^:x: \*build failed\* `dgangaia\/test` 6ae9a86 \(tags `master`, `latest`\) from refs\/heads\/master@6ae9a86 : Could not find or parse Dockerfile: unknown instruction: GIT <https:\/\/quay\.io\/repository\/dgangaia\/test\/build\/5346a21d-3434-4764-85be-5be1296f293c\|build>$/,
+      /^:x: \*build failed\* `dgangaia\/test` 6ae9a86 \(tags `master`, `latest`\) from refs\/heads\/master@6ae9a86: Could not find or parse Dockerfile: unknown instruction: GIT <https:\/\/quay\.io\/repository\/dgangaia\/test\/build\/5346a21d-3434-4764-85be-5be1296f293c\|build>$/,
   },
   {
     type: 'quay',
@@ -379,7 +379,7 @@ const CASES: readonly Case[] = [
     },
     ce: 'registry.vulnerability.found',
     slack:
-      /^:warning: \*vulnerability\* CVE-1234-5678 \(critical, fix available\) in `dgangaia\/repository` tags `latest`, `othertag` : This is a bad vulnerability <http:\/\/url\/to\/vuln\/info\|details>$/,
+      /^:warning: \*vulnerability\* CVE-1234-5678 \(critical, fix available\) in `dgangaia\/repository` tags `latest`, `othertag`: This is a bad vulnerability <http:\/\/url\/to\/vuln\/info\|details>$/,
   },
   {
     type: 'quay',
@@ -406,7 +406,7 @@ const CASES: readonly Case[] = [
       thresholdPercent: 80,
     },
     ce: 'registry.quota.warning',
-    slack: /^:warning: \*quota warning\* for `sample_org` : 819\.2 MiB of 1\.0 GiB \(80%\)$/,
+    slack: /^:warning: \*quota warning\* for `sample_org`: 819\.2 MiB of 1\.0 GiB \(80%\)$/,
   },
   {
     type: 'quay',
@@ -423,7 +423,7 @@ const CASES: readonly Case[] = [
       thresholdPercent: 100,
     },
     ce: 'registry.quota.exceeded',
-    slack: /^:no_entry: \*quota exceeded\* for `sample_org` : 1\.0 GiB of 1\.0 GiB \(105%\)$/,
+    slack: /^:no_entry: \*quota exceeded\* for `sample_org`: 1\.0 GiB of 1\.0 GiB \(105%\)$/,
   },
   {
     type: 'quay',
@@ -434,7 +434,7 @@ const CASES: readonly Case[] = [
     host: 'quay-server.example.com',
     detail: { status: 'failed', message: 'sample_org/busybox' },
     ce: 'registry.mirror.failed',
-    slack: /^\*mirror sync failed\* `sample_org\/busybox` : sample_org\/busybox$/,
+    slack: /^\*mirror sync failed\* `sample_org\/busybox`: sample_org\/busybox$/,
   },
   {
     type: 'zot',
