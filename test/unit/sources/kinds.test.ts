@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { readEnvelope, type RelayEvent } from '../../../src/core/event.ts';
 import { SourceBodyError, TemplateError } from '../../../src/core/errors.ts';
 import { EVENT_KINDS } from '../../../src/core/kinds.ts';
@@ -755,5 +756,86 @@ describe('routing the other kinds', () => {
     const build = everything.events().find((e) => e['action'] === 'build');
     assert.equal((build?.['relay'] as { build: { phase: string } }).build.phase, 'failed');
     for (const e of everything.events()) assertValidEnvelope({ events: [e] }, String(e['action']));
+  });
+
+  it('through a running relay, near-misses of every kind are answered 202 or 400, never 5xx', async () => {
+    const relay = await scope.relay(
+      [{ name: 'all', url: 'http://127.0.0.1:9/', filter: { actions: ['*'] } }],
+      {
+        sources: [
+          { name: 'harbor', type: 'harbor', auth: { none: true } },
+          { name: 'quay', type: 'quay', auth: { none: true } },
+          { name: 'zot', type: 'zot', auth: { none: true } },
+          { name: 'gitlab', type: 'gitlab', auth: { none: true } },
+        ],
+      },
+    );
+    const files: Record<string, string[]> = {
+      harbor: [
+        'scanning-completed.json',
+        'quota-exceed.json',
+        'replication.json',
+        'tag-retention.json',
+        'scanning-stopped-cloudevents.json',
+      ],
+      quay: [
+        'build-failed.json',
+        'vulnerability-found.json',
+        'image-expiry.json',
+        'quota-error.json',
+        'mirror-sync-failed.json',
+      ],
+      zot: ['image-scanned-structured.json', 'image-lint-failed.json', 'repository-created.json'],
+      gitlab: ['tag-and-repository-deletes.json', 'push-and-rename.json'],
+    };
+    const samples = Object.entries(files).flatMap(([type, list]) =>
+      list.map((file) => ({ type, file, ...request(type, file) })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...samples),
+        fc.jsonValue(),
+        fc.nat(),
+        fc.constantFrom(undefined, 'build_start', 'vulnerability_found', 'quota_error', 'nonsense'),
+        async (sample, value, pick, event) => {
+          const body = sample.body as Record<string, unknown>;
+          const keys = Object.keys(body);
+          const key = keys[pick % keys.length] ?? 'x';
+          const nested = body[key];
+          const changed =
+            nested !== null &&
+            typeof nested === 'object' &&
+            !Array.isArray(nested) &&
+            pick % 2 === 0
+              ? {
+                  ...body,
+                  [key]: {
+                    ...nested,
+                    [Object.keys(nested)[
+                      Math.floor(pick / 2) % Math.max(1, Object.keys(nested).length)
+                    ] ?? 'x']: value,
+                  },
+                }
+              : { ...body, [key]: value };
+          const res = await fetch(
+            `${relay.ingestUrl}/sources/${sample.type}${event === undefined ? '' : `?event=${event}`}`,
+            {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                ...(sample.headers as Record<string, string>),
+              },
+              body: JSON.stringify(changed),
+            },
+          );
+          const answer = await res.text();
+          assert.ok(
+            res.status === 202 || res.status === 400,
+            `${sample.type}/${sample.file} ${key}: ${String(res.status)} ${answer}`,
+          );
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
