@@ -136,7 +136,9 @@ function detailTags(
 
 /**
  * Validates a parsed envelope `{"events":[...]}`. Each event needs a non-empty string `id`,
- * a string `action` and an object `target`; everything else is carried through untouched.
+ * a string `action` and an object `target`, and an event of a kind beyond the registry's
+ * actions (`scan`, `build`…) its detail object at `relay.<action>`; everything else is
+ * carried through untouched.
  * Throws EnvelopeError naming the first problem and where it is.
  */
 export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'events'): Accepted[] {
@@ -161,6 +163,17 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
     }
     if (!isObject(target)) {
       throw new EnvelopeError(`${where}.target`, `expected an object, got ${kindOf(target)}`);
+    }
+    // A kind beyond the registry's actions is its detail: without it, it is not that kind.
+    if (isEventKind(action)) {
+      const relay = event['relay'];
+      const detail = isObject(relay) ? relay[action] : undefined;
+      if (!isObject(detail)) {
+        throw new EnvelopeError(
+          `${where}.relay.${action}`,
+          `expected the detail object an event of kind ${action} carries (docs/events.md), got ${kindOf(detail)}`,
+        );
+      }
     }
     const mediaType = text(target['mediaType']);
     let envelope: string;

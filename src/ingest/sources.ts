@@ -96,7 +96,12 @@ export function sourceRoutes(
           headers: req.headers,
           body,
           receivedAt,
-          declared: typeof declared === 'string' ? declared : undefined,
+          // `?event=a&event=b` declares no one event: the adapter names it as given.
+          declared: Array.isArray(declared)
+            ? declared.join(',')
+            : typeof declared === 'string'
+              ? declared
+              : undefined,
         });
       } catch (err) {
         if (!(err instanceof SourceBodyError)) throw err;

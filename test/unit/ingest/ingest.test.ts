@@ -97,6 +97,12 @@ describe('ingest POST /events', () => {
       [envelope(pushEvent({ action: null })), 'events[0].action'],
       [envelope(pushEvent({ target: 'x' })), 'events[0].target'],
       [envelope({ id: 'x', action: 'push' }), 'events[0].target'],
+      // The relay's own kinds carry their detail.
+      [envelope(pushEvent({ action: 'scan' })), 'events[0].relay.scan'],
+      [
+        envelope(pushEvent({ action: 'build', relay: { build: 'failed' } })),
+        'events[0].relay.build',
+      ],
     ];
     const before = relay.endpoints[0]?.stats.events ?? 0;
     for (const [body, where] of cases) {
