@@ -111,6 +111,15 @@ export const quay: Adapter = (req): Normalized => {
   const dockerUrl = optionalString(body['docker_url']);
   const host = dockerUrl === undefined ? undefined : splitReference(dockerUrl).host;
   const homepage = optionalString(body['homepage']);
+  /** The one event of a notification that is not a push. */
+  const one = (
+    fields: Omit<Parameters<typeof registryEvent>[0], 'timestamp' | 'host'> & {
+      host?: string | undefined;
+    },
+  ): Normalized => ({
+    kind: 'events',
+    events: [registryEvent({ timestamp, host, ...fields })],
+  });
 
   switch (kind.kind) {
     case 'push': {
@@ -166,21 +175,14 @@ export const quay: Adapter = (req): Normalized => {
         link: homepage,
         digests: digests.length === 0 ? undefined : digests,
       });
-      return {
-        kind: 'events',
-        events: [
-          registryEvent({
-            id: derivedId('quay', 'build', id, kind.phase),
-            timestamp,
-            action: 'build',
-            repository,
-            tag: oneTag(tags),
-            digest: digests.length === 1 ? digests[0] : undefined,
-            host,
-            detail,
-          }),
-        ],
-      };
+      return one({
+        id: derivedId('quay', 'build', id, kind.phase),
+        action: 'build',
+        repository,
+        tag: oneTag(tags),
+        digest: digests.length === 1 ? digests[0] : undefined,
+        detail,
+      });
     }
     case 'vulnerability': {
       const repository = string(body['repository'], 'repository');
@@ -195,20 +197,13 @@ export const quay: Adapter = (req): Normalized => {
         fixable: typeof vuln['has_fix'] === 'boolean' ? vuln['has_fix'] : undefined,
         tags,
       });
-      return {
-        kind: 'events',
-        events: [
-          registryEvent({
-            id: derivedId('quay', 'vulnerability', repository, detail.id, tags),
-            timestamp,
-            action: 'vulnerability',
-            repository,
-            tag: oneTag(tags),
-            host,
-            detail,
-          }),
-        ],
-      };
+      return one({
+        id: derivedId('quay', 'vulnerability', repository, detail.id, tags),
+        action: 'vulnerability',
+        repository,
+        tag: oneTag(tags),
+        detail,
+      });
     }
     case 'expiry': {
       const repository = string(body['repository'], 'repository');
@@ -220,20 +215,13 @@ export const quay: Adapter = (req): Normalized => {
         days: days === undefined ? undefined : Number(days),
         in: text,
       });
-      return {
-        kind: 'events',
-        events: [
-          registryEvent({
-            id: derivedId('quay', 'expiry', repository, tags, text),
-            timestamp,
-            action: 'expiry',
-            repository,
-            tag: oneTag(tags),
-            host,
-            detail,
-          }),
-        ],
-      };
+      return one({
+        id: derivedId('quay', 'expiry', repository, tags, text),
+        action: 'expiry',
+        repository,
+        tag: oneTag(tags),
+        detail,
+      });
     }
     case 'quota': {
       const namespace = string(body['namespace'], 'namespace');
@@ -245,26 +233,20 @@ export const quay: Adapter = (req): Normalized => {
         usedPercent: optionalNumber(body['usage_percent']),
         thresholdPercent: optionalNumber(body['threshold_percent']),
       });
-      return {
-        kind: 'events',
-        events: [
-          registryEvent({
-            id: derivedId(
-              'quay',
-              'quota',
-              namespace,
-              kind.state,
-              body['threshold_percent'],
-              body['usage_bytes'],
-            ),
-            timestamp,
-            action: 'quota',
-            repository: optionalString(body['repository']),
-            host: homepage === undefined ? undefined : hostOf(homepage),
-            detail,
-          }),
-        ],
-      };
+      return one({
+        id: derivedId(
+          'quay',
+          'quota',
+          namespace,
+          kind.state,
+          body['threshold_percent'],
+          body['usage_bytes'],
+        ),
+        action: 'quota',
+        repository: optionalString(body['repository']),
+        host: homepage === undefined ? undefined : hostOf(homepage),
+        detail,
+      });
     }
     case 'mirror': {
       const repository = string(body['repository'], 'repository');
@@ -272,19 +254,12 @@ export const quay: Adapter = (req): Normalized => {
         status: kind.status,
         message: optionalString(body['message']),
       });
-      return {
-        kind: 'events',
-        events: [
-          registryEvent({
-            id: derivedId('quay', 'mirror', repository, kind.status, body['message']),
-            timestamp,
-            action: 'mirror',
-            repository,
-            host,
-            detail,
-          }),
-        ],
-      };
+      return one({
+        id: derivedId('quay', 'mirror', repository, kind.status, body['message']),
+        action: 'mirror',
+        repository,
+        detail,
+      });
     }
   }
 };

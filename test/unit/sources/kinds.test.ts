@@ -17,6 +17,7 @@ import { templateFormat } from '../../../src/endpoint/format/template.ts';
 import type { SourceType } from '../../../src/sources/adapter.ts';
 import { ADAPTERS } from '../../../src/sources/index.ts';
 import { closedAfterTests } from '../../support/helpers.ts';
+import { nearMiss } from '../../support/near-miss.ts';
 import { assertValidEnvelope } from '../../support/schema.ts';
 
 const RECEIVED = Date.parse('2026-01-02T03:04:05.000Z');
@@ -798,25 +799,11 @@ describe('routing the other kinds', () => {
         fc.nat(),
         fc.constantFrom(undefined, 'build_start', 'vulnerability_found', 'quota_error', 'nonsense'),
         async (sample, value, pick, event) => {
-          const body = sample.body as Record<string, unknown>;
-          const keys = Object.keys(body);
-          const key = keys[pick % keys.length] ?? 'x';
-          const nested = body[key];
-          const changed =
-            nested !== null &&
-            typeof nested === 'object' &&
-            !Array.isArray(nested) &&
-            pick % 2 === 0
-              ? {
-                  ...body,
-                  [key]: {
-                    ...nested,
-                    [Object.keys(nested)[
-                      Math.floor(pick / 2) % Math.max(1, Object.keys(nested).length)
-                    ] ?? 'x']: value,
-                  },
-                }
-              : { ...body, [key]: value };
+          const { body: changed, key } = nearMiss(
+            sample.body as Record<string, unknown>,
+            value,
+            pick,
+          );
           const res = await fetch(
             `${relay.ingestUrl}/sources/${sample.type}${event === undefined ? '' : `?event=${event}`}`,
             {

@@ -13,6 +13,7 @@ import { parseConfig } from '../../../src/config/load.ts';
 import { isObject, SOURCE_TYPES, type Normalized } from '../../../src/sources/adapter.ts';
 import { QUAY_EVENTS } from '../../../src/sources/quay.ts';
 import { closedAfterTests } from '../../support/helpers.ts';
+import { nearMiss } from '../../support/near-miss.ts';
 import { ADAPTERS } from '../../../src/sources/index.ts';
 import { verify } from '../../../src/sources/verify.ts';
 import { SourceBodyError, VerifyError } from '../../../src/core/errors.ts';
@@ -264,22 +265,7 @@ describe('source adapters', () => {
           fc.jsonValue(),
           fc.nat(),
           ({ headers, body: sample }, event, value, pick) => {
-            const keys = Object.keys(sample);
-            const key = keys[pick % keys.length] ?? 'x';
-            const nested = sample[key];
-            // Replace a top-level field, or one field of an object inside (`data`, `event_data`).
-            const body =
-              isObject(nested) && pick % 2 === 0
-                ? {
-                    ...sample,
-                    [key]: {
-                      ...nested,
-                      [Object.keys(nested)[
-                        Math.floor(pick / 2) % Math.max(1, Object.keys(nested).length)
-                      ] ?? 'x']: value,
-                    },
-                  }
-                : { ...sample, [key]: value };
+            const { body, key } = nearMiss(sample, value, pick);
             try {
               const out = ADAPTERS[type]({
                 headers,
