@@ -73,9 +73,10 @@ function age(seconds) {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** healthy, failing, paused or disabled: what the card's colour says. */
+/** healthy, limited, failing, paused or disabled: what the card's colour says. */
 function health(e) {
   if (e.state === 'paused') return 'paused';
+  if (e.state === 'rate-limited') return 'limited';
   if (e.state === 'disabled') return 'disabled';
   if (e.state === 'retrying' || e.state === 'backing-off') return 'failing';
   return 'healthy';
@@ -152,6 +153,18 @@ function endpointCard(e) {
       h('div', {}, h('dt', {}, 'delivered /min'), h('dd', {}, e.lastMinute.delivered)),
       h('div', {}, h('dt', {}, 'failed /min'), h('dd', {}, e.lastMinute.failed)),
       h('div', {}, h('dt', {}, 'last success'), h('dd', {}, ago(e.lastSuccess?.at))),
+      e.rateLimit
+        ? h(
+            'div',
+            {},
+            h('dt', {}, 'rate limit'),
+            h(
+              'dd',
+              { 'data-testid': 'rate-limit' },
+              `${e.rateLimit.requests}/${e.rateLimit.perSeconds} s · ${e.rateLimit.waiting} waiting`,
+            ),
+          )
+        : undefined,
     ),
     sparkline(e.lastMinute.deliveredPerSecond, e.lastMinute.failedPerSecond),
     failure

@@ -129,6 +129,23 @@ const batchSchema = z.preprocess(
     .optional(),
 );
 
+/** `rateLimit`: `requests` per `per` (default 1s), `burst` at once (default `requests`). */
+const rateLimitSchema = z.preprocess(
+  nullToUndefined,
+  z
+    .strictObject({
+      requests: z.number().int().min(1).max(1_000_000),
+      per: z.preprocess(nullToUndefined, optionalDuration()),
+      burst: z.number().int().min(1).max(1_000_000).optional(),
+    })
+    .optional()
+    .transform((r) =>
+      r === undefined
+        ? undefined
+        : { requests: r.requests, perMs: (r.per ?? 1e9) / 1e6, burst: r.burst ?? r.requests },
+    ),
+);
+
 const signingSchema = z.preprocess(
   nullToUndefined,
   z
@@ -296,6 +313,7 @@ export const endpointSchema = z
     enrich: enrichSchema,
     format: formatSchema,
     batch: batchSchema,
+    rateLimit: rateLimitSchema,
     signing: signingSchema,
     tls: tlsSchema,
     proxy: z.preprocess(
@@ -341,6 +359,7 @@ export const endpointSchema = z
     enrich: enrichPlan(e.enrich, e.filter),
     format: e.format,
     batch: { maxEvents: e.batch?.maxEvents ?? 1, maxWaitNs: e.batch?.maxWait ?? 0 },
+    rateLimit: e.rateLimit,
     signing: e.signing,
     tls: e.tls,
     proxy: e.proxy,

@@ -5,6 +5,7 @@ import { RESOLVED, type Sink } from '../core/sink.ts';
 import { Delivery } from './delivery.ts';
 import type { EndpointListener } from './listener.ts';
 import { DeferredError, GaveUpError } from '../core/errors.ts';
+import type { RateLimiter, RateLimitListener } from './rate-limit.ts';
 
 /** How a queue hands its events on: how many per request, how long to gather, how many at once. */
 export interface DeliveryPolicy {
@@ -17,6 +18,12 @@ export interface DeliveryPolicy {
   readonly maxWaitMs: number;
   /** Requests in flight at once (`concurrency`); 1 keeps the events in order. */
   readonly concurrency: number;
+}
+
+/** The endpoint's rate limit as the loop asks it: a token before each lease. */
+export interface RateGate {
+  readonly limiter: RateLimiter;
+  readonly listener?: RateLimitListener | undefined;
 }
 
 export const ONE_BY_ONE: DeliveryPolicy = { maxEvents: 1, maxWaitMs: 0, concurrency: 1 };
@@ -62,7 +69,9 @@ export class DeliveryLoop {
   readonly #abandoned = new WeakSet<Delivery>();
   /** The one timer the loop may wait on (a batch gathering, a pause after a defect). */
   #timer: AbortController | undefined;
-  #timerKind: 'gather' | 'defect' = 'gather';
+  #timerKind: 'gather' | 'defect' | 'rate' = 'gather';
+  /** The rate limit, when the endpoint has one: the loop leases only with a token. */
+  readonly #rate: RateGate | undefined;
   /** A pump is scheduled for the end of this turn (batching: one request's events together). */
   #pumpScheduled = false;
   /** Deliveries settled in this event-loop turn; see DELIVERIES_PER_TURN. */
@@ -89,8 +98,11 @@ export class DeliveryLoop {
     startAfter?: Promise<void> | undefined;
     /** Starts paused (the admin API paused the endpoint before a reload or restart). */
     paused?: boolean | undefined;
+    /** The endpoint's rate limit: a token before each lease. */
+    rate?: RateGate | undefined;
   }) {
     this.#paused = opts.paused === true;
+    this.#rate = opts.rate;
     this.#backlog = opts.backlog;
     this.#next = opts.next;
     this.#listener = opts.listener;
@@ -184,14 +196,30 @@ export class DeliveryLoop {
           return;
         }
       }
+      const rate = this.#rate;
+      if (rate !== undefined) {
+        // Only with a token: events that wait for one stay in the backlog (on NATS, for
+        // another relay to take).
+        if (this.#backlog.waiting === 0) return;
+        const waitMs = rate.limiter.tryTake(this, rate.listener);
+        if (waitMs > 0) {
+          this.#wait('rate', waitMs);
+          return;
+        }
+      }
       const events = this.#backlog.lease(maxEvents);
-      if (events.length === 0) return;
-      void this.#deliver(new Delivery(events));
+      if (events.length === 0) {
+        rate?.limiter.giveBack();
+        return;
+      }
+      const delivery = new Delivery(events);
+      delivery.admitted = rate !== undefined;
+      void this.#deliver(delivery);
     }
   }
 
   /** Arms the loop's one timer; the loop runs again when it fires or is cut short. */
-  #wait(kind: 'gather' | 'defect', ms: number): void {
+  #wait(kind: 'gather' | 'defect' | 'rate', ms: number): void {
     const timer = new AbortController();
     this.#timer = timer;
     this.#timerKind = kind;
@@ -308,6 +336,7 @@ export class DeliveryLoop {
    */
   stop(): Promise<void> {
     this.#stopped = true;
+    this.#rate?.limiter.forget(this, this.#rate.listener);
     const timer = this.#timer;
     this.#timer = undefined;
     timer?.abort();
@@ -324,6 +353,7 @@ export class DeliveryLoop {
     if (this.#destroyed) return;
     this.#closed = true;
     this.#destroyed = true;
+    this.#rate?.limiter.forget(this, this.#rate.listener);
     // Newest first: each goes back to the front, so the oldest ends up first again.
     for (const delivery of [...this.#inFlight].reverse()) {
       this.#abandoned.add(delivery);

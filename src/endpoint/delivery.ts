@@ -23,6 +23,8 @@ export class Delivery {
   readonly events: readonly RelayEvent[];
   /** Rendered on the first attempt and reused by retries. */
   payload: Payload | undefined;
+  /** Its next attempt already has its rate limit token (the loop took it before leasing). */
+  admitted = false;
 
   constructor(events: readonly RelayEvent[]) {
     const first = events[0];

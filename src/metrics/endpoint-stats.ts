@@ -61,6 +61,9 @@ export class EndpointStats implements EndpointListener {
   filtered = 0;
   /** Re-sends found once their tag was resolved to a digest: acknowledged, not sent. */
   duplicates = 0;
+  /** Requests waiting for the rate limit now, and the time requests waited for it in all. */
+  rateLimited = 0;
+  rateWaitMs = 0;
   readonly statuses = new Map<string, number>();
   /** Accept-to-delivered latency of delivered events. */
   readonly latency = { count: 0, sumMs: 0, maxMs: 0 };
@@ -91,6 +94,8 @@ export class EndpointStats implements EndpointListener {
       deadLettered: metrics.deadLettered.labels(endpoint),
       filtered: metrics.filtered.labels(endpoint),
       duplicates: metrics.resolvedDuplicates.labels(endpoint),
+      rateWait: metrics.rateLimitWait.labels(endpoint),
+      rateLimited: metrics.rateLimited.labels(endpoint),
       latency: metrics.deliveryLatency.labels(endpoint),
       requestEvents: metrics.requestEvents.labels(endpoint),
       attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
@@ -107,6 +112,8 @@ export class EndpointStats implements EndpointListener {
     this.#prom.deadLettered.inc(0);
     this.#prom.filtered.inc(0);
     this.#prom.duplicates.inc(0);
+    this.#prom.rateWait.inc(0);
+    this.#prom.rateLimited.set(0);
   }
 
   /**
@@ -122,6 +129,8 @@ export class EndpointStats implements EndpointListener {
     m.deadLettered.remove(name);
     m.filtered.remove(name);
     m.resolvedDuplicates.remove(name);
+    m.rateLimitWait.remove(name);
+    m.rateLimited.remove(name);
     m.deliveryLatency.remove(name);
     m.requestEvents.remove(name);
     for (const outcome of ['success', 'failure', 'error']) m.attemptDuration.remove(name, outcome);
@@ -132,6 +141,20 @@ export class EndpointStats implements EndpointListener {
   restorePending(count: number): void {
     this.pending += count;
     this.#prom.pending.inc(count);
+  }
+
+  onRateLimited(waiting: number): void {
+    this.rateLimited = waiting;
+    this.#prom.rateLimited.set(waiting);
+  }
+
+  onRateAdmitted(waitedMs: number, waiting: number): void {
+    this.rateLimited = waiting;
+    this.#prom.rateLimited.set(waiting);
+    if (waitedMs > 0) {
+      this.rateWaitMs += waitedMs;
+      this.#prom.rateWait.inc(waitedMs / 1000);
+    }
   }
 
   onFiltered(): void {

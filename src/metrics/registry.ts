@@ -123,6 +123,18 @@ export function createMetrics() {
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
       registers,
     }),
+    rateLimitWait: new Counter({
+      name: 'relay_rate_limit_wait_seconds_total',
+      help: "Time requests spent waiting for the endpoint's rateLimit before they were sent.",
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
+    rateLimited: new Gauge({
+      name: 'relay_rate_limited_requests',
+      help: "Requests waiting now for the endpoint's rateLimit.",
+      labelNames: ['endpoint'] as const,
+      registers,
+    }),
     dropped: new Counter({
       name: 'relay_events_dropped_total',
       help: "Events dropped because the endpoint's queue was full (queue.maxPending).",

@@ -17,6 +17,7 @@ import { templateFormat } from '../endpoint/format/template.ts';
 import { Delivery } from '../endpoint/delivery.ts';
 import { HttpSink } from '../endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
+import { RateLimitedSink, RateLimiter } from '../endpoint/rate-limit.ts';
 import { RetryingSink } from '../endpoint/retry.ts';
 import { Signer } from '../endpoint/signing.ts';
 import { buildTransport } from '../core/transport.ts';
@@ -145,9 +146,17 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     maxInFlight: config.concurrency * config.batch.maxEvents,
   });
   const breaker = new Breaker(config.threshold, config.backoff);
+  // The loop takes a token before it leases a delivery's events; each retry (a request
+  // the receiver counts too) waits for one before it goes.
+  const limiter =
+    config.rateLimit === undefined ? undefined : new RateLimiter(config.rateLimit, deps.clock);
+  const limited =
+    limiter === undefined
+      ? http
+      : new RateLimitedSink({ endpoint: config.name, next: http, limiter, listener: stats });
   const retrying = new RetryingSink({
     endpoint: config.name,
-    next: http,
+    next: limited,
     breaker,
     clock: deps.clock,
     log,
@@ -190,6 +199,7 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     policy,
     startAfter: deps.startAfter,
     paused: deps.paused,
+    rate: limiter === undefined ? undefined : { limiter, listener: stats },
   });
   const test = async (events: readonly RelayEvent[]): Promise<TestOutcome> => {
     // Its own sink over the same connections, reporting to nobody but this call.

@@ -447,6 +447,8 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     threshold: 3,
     backoff: '50ms',
     concurrency: c.concurrency,
+    // Requests wait for their turn now and then (240 events, a burst of 20).
+    rateLimit: { requests: 100, per: '1s', burst: 20 },
     ...(c.batch > 1 ? { batch: { maxEvents: c.batch, maxWait: '20ms' } } : {}),
     format: formatConfig(c),
     signing: { secret },

@@ -75,6 +75,12 @@ describe('status page', { skip: browserSkip }, () => {
               backoff: '50ms',
               retry: { maxAttempts: 2 },
             },
+            {
+              name: 'chat',
+              url: `http://127.0.0.1:${String(rx.port)}/chat`,
+              filter: { repositories: ['chat/**'] },
+              rateLimit: { requests: 1, per: '1h' },
+            },
           ],
         },
       },
@@ -194,6 +200,26 @@ describe('status page', { skip: browserSkip }, () => {
     // Strings: the page's code runs in the browser, not in this file's (Node) types.
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true });
+
+    // One request an hour: the first of three goes, the others wait, and the card says so.
+    const chat = (tag: string) =>
+      pushEvent({
+        target: {
+          repository: 'chat/bot',
+          tag,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: `sha256:${'a'.repeat(64)}`,
+        },
+      });
+    await post(chat('1'), chat('2'), chat('3'));
+    await waitUntil(() => to('/chat').length === 1, 5000, 'the first event to chat');
+    await waitFor(page, async () => (await healthOf('chat')) === 'limited', 'chat rate-limited');
+    assert.equal(await card('chat').locator('[data-testid="state"]').textContent(), 'rate-limited');
+    assert.equal(
+      await card('chat').locator('[data-testid="rate-limit"]').textContent(),
+      '1/3600 s · 1 waiting',
+    );
+    assert.equal(to('/chat').length, 1, 'the others wait for the next token');
 
     // A phone: nothing wider than the screen, the buttons within reach.
     await page.setViewportSize({ width: 390, height: 844 });

@@ -14,7 +14,8 @@ import {
   type NameParams,
 } from './schemas.ts';
 
-export type EndpointState = 'delivering' | 'retrying' | 'backing-off' | 'paused' | 'disabled';
+export type EndpointState =
+  'delivering' | 'rate-limited' | 'retrying' | 'backing-off' | 'paused' | 'disabled';
 
 /** One endpoint as the API shows it; receivers' words only `withBodies`. */
 export function endpointView(deps: AdminDeps, e: Endpoint, withBodies: boolean) {
@@ -30,7 +31,9 @@ export function endpointView(deps: AdminDeps, e: Endpoint, withBodies: boolean) 
         ? 'backing-off'
         : failures > 0
           ? 'retrying'
-          : 'delivering';
+          : e.stats.rateLimited > 0
+            ? 'rate-limited'
+            : 'delivering';
   const oldest = e.loop?.oldestAcceptedAt();
   const outcome = (o: LastOutcome | undefined) =>
     o === undefined
@@ -65,6 +68,17 @@ export function endpointView(deps: AdminDeps, e: Endpoint, withBodies: boolean) 
       consecutiveFailures: failures,
       nextAttemptAt: delay > 0 ? new Date(now + delay).toISOString() : null,
     },
+    ...(e.config.rateLimit === undefined
+      ? {}
+      : {
+          rateLimit: {
+            requests: e.config.rateLimit.requests,
+            perSeconds: e.config.rateLimit.perMs / 1000,
+            burst: e.config.rateLimit.burst,
+            waiting: s.rateLimited,
+            waitedSeconds: s.rateWaitMs / 1000,
+          },
+        }),
   };
 }
 

@@ -33,7 +33,7 @@ export const endpointSchema = {
     name: { type: 'string' },
     state: {
       type: 'string',
-      enum: ['delivering', 'retrying', 'backing-off', 'paused', 'disabled'],
+      enum: ['delivering', 'rate-limited', 'retrying', 'backing-off', 'paused', 'disabled'],
     },
     url: { type: 'string', description: 'Scheme, host and port; the rest as a fingerprint.' },
     pending: { type: 'integer' },
@@ -57,6 +57,18 @@ export const endpointSchema = {
     },
     lastSuccess: outcomeSchema,
     lastFailure: outcomeSchema,
+    rateLimit: {
+      type: 'object',
+      description:
+        'With rateLimit configured: the limit, and the requests waiting for it on this relay.',
+      properties: {
+        requests: { type: 'integer' },
+        perSeconds: { type: 'number' },
+        burst: { type: 'integer' },
+        waiting: { type: 'integer', description: 'Requests waiting for their turn now.' },
+        waitedSeconds: { type: 'number', description: 'Time requests waited for it since start.' },
+      },
+    },
     breaker: {
       type: 'object',
       properties: {

@@ -99,6 +99,7 @@ const ROUTING_DEFAULTS = {
   enrich: undefined,
   format: { type: 'envelope' },
   batch: { maxEvents: 1, maxWaitNs: 0 },
+  rateLimit: undefined,
   signing: undefined,
   tls: undefined,
   proxy: undefined,
