@@ -196,6 +196,29 @@ function checkEndpoint(
     }
   }
   const headers = record(e['headers']);
+  if (record(record(e['auth'])?.['oauth2']) !== undefined) {
+    // The token is the request's Authorization: another one would be overwritten or sent twice.
+    for (const header of Object.keys(headers ?? {})) {
+      if (header.toLowerCase() === 'authorization') {
+        problems.push({
+          path: [...at, 'headers', header],
+          message: `${who}: auth.oauth2 sends the Authorization header; remove this one`,
+        });
+      }
+    }
+    let url: URL | undefined;
+    try {
+      url = typeof e['url'] === 'string' ? new URL(e['url']) : undefined;
+    } catch {
+      url = undefined; // The schema names a bad url.
+    }
+    if (url !== undefined && (url.username !== '' || url.password !== '')) {
+      problems.push({
+        path: [...at, 'url'],
+        message: `${who}: auth.oauth2 sends the Authorization header; remove the credentials from the url`,
+      });
+    }
+  }
   if (e['signing'] !== undefined && e['signing'] !== null && headers !== undefined) {
     for (const header of Object.keys(headers)) {
       if (SIGNING_HEADERS.has(header.toLowerCase())) {

@@ -191,6 +191,60 @@ const pemFile = z
     }
   });
 
+/**
+ * `auth.oauth2`: the client-credentials grant. The secret is given inline (from the
+ * environment: `${OAUTH_CLIENT_SECRET}`) or in a file read at load, like the PEM files.
+ */
+const oauth2Schema = z
+  .strictObject({
+    // The client secret goes there: TLS only.
+    tokenUrl: z.url({ protocol: /^https$/, error: 'expected the https:// token URL' }),
+    /** A private CA for the token server (PEM), read at load. */
+    ca: pemFile.optional(),
+    clientId: z.string().min(1, 'the client id'),
+    clientSecret: z.string().min(1).optional(),
+    clientSecretFile: z.string().min(1).optional(),
+    scopes: stringList,
+    audience: z.string().min(1).optional(),
+    /** How the client authenticates at the token URL: HTTP Basic (the default) or the body. */
+    clientAuth: z.enum(['basic', 'post']).default('basic'),
+  })
+  .transform((o, ctx) => {
+    if ((o.clientSecret === undefined) === (o.clientSecretFile === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give either clientSecret or clientSecretFile' });
+      return z.NEVER;
+    }
+    let secret = o.clientSecret;
+    if (o.clientSecretFile !== undefined) {
+      try {
+        secret = readFileSync(o.clientSecretFile, 'utf8').trim();
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clientSecretFile'],
+          message: `cannot read ${o.clientSecretFile}: ${err instanceof Error ? err.message : String(err)}`,
+        });
+        return z.NEVER;
+      }
+    }
+    return {
+      tokenUrl: o.tokenUrl,
+      clientId: o.clientId,
+      clientSecret: secret ?? '',
+      scopes: o.scopes,
+      audience: o.audience,
+      clientAuth: o.clientAuth,
+      ca: o.ca,
+    };
+  });
+
+export type OAuth2Config = z.output<typeof oauth2Schema>;
+
+const authSchema = z.preprocess(
+  nullToUndefined,
+  z.strictObject({ oauth2: oauth2Schema }).optional(),
+);
+
 export const tlsSchema = z.preprocess(
   nullToUndefined,
   z
@@ -314,6 +368,7 @@ export const endpointSchema = z
     format: formatSchema,
     batch: batchSchema,
     rateLimit: rateLimitSchema,
+    auth: authSchema,
     signing: signingSchema,
     tls: tlsSchema,
     proxy: z.preprocess(
@@ -360,6 +415,7 @@ export const endpointSchema = z
     format: e.format,
     batch: { maxEvents: e.batch?.maxEvents ?? 1, maxWaitNs: e.batch?.maxWait ?? 0 },
     rateLimit: e.rateLimit,
+    oauth2: e.auth?.oauth2,
     signing: e.signing,
     tls: e.tls,
     proxy: e.proxy,

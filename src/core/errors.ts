@@ -142,7 +142,12 @@ export class FormatError extends RelayError {
 }
 
 export type DeliveryErrorCode =
-  'RELAY_HTTP_STATUS' | 'RELAY_HTTP_REDIRECT' | 'RELAY_TIMEOUT' | 'RELAY_CONNECTION';
+  | 'RELAY_HTTP_STATUS'
+  | 'RELAY_HTTP_REDIRECT'
+  | 'RELAY_TIMEOUT'
+  | 'RELAY_CONNECTION'
+  /** No request was made: the credentials for it could not be had (an OAuth2 token). */
+  | 'RELAY_AUTH';
 
 /** One failed attempt: an unwanted status (a failure) or no status at all (an error). */
 export class DeliveryError extends RelayError {

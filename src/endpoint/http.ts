@@ -141,10 +141,32 @@ export class HttpSink implements Sink<Delivery> {
     return this.#joined.all;
   }
 
-  async write(delivery: Delivery): Promise<void> {
+  /**
+   * An attempt that could not be made (the OAuth2 token could not be had): reported and
+   * logged as a failed attempt with `code`, and returned to be thrown.
+   */
+  failedBeforeRequest(delivery: Delivery, code: string, message: string): DeliveryError {
+    const failed = new DeliveryError(this.#endpoint, 'RELAY_AUTH', message, { causeCode: code });
+    this.#listener.onAttempt({ kind: 'error', code, durationMs: 0, message });
+    this.#record?.({
+      at: this.#clock.now(),
+      durationMs: 0,
+      deliveryId: delivery.id,
+      events: delivery.events,
+      headers: [],
+      body: delivery.payload?.body ?? '',
+      code,
+      message,
+    });
+    return failed;
+  }
+
+  /** One attempt; `extraHeaders` (flat pairs) are this attempt's own (an OAuth2 token). */
+  async write(delivery: Delivery, extraHeaders?: readonly string[]): Promise<void> {
     if (this.#destroyed) throw new SinkClosedError(this.#endpoint);
     const payload = this.#render(delivery);
     let headers = this.#withContent(payload.headers);
+    if (extraHeaders !== undefined) headers = [...headers, ...extraHeaders];
     if (this.#signer !== undefined) {
       const timestamp = Math.floor(this.#clock.now() / 1000);
       headers = [...headers, ...this.#signer.headers(delivery.id, timestamp, payload.body)];

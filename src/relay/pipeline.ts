@@ -17,6 +17,7 @@ import { templateFormat } from '../endpoint/format/template.ts';
 import { Delivery } from '../endpoint/delivery.ts';
 import { HttpSink } from '../endpoint/http.ts';
 import type { AttemptOutcome, EndpointListener } from '../endpoint/listener.ts';
+import { OAuth2Sink, TokenSource } from '../endpoint/oauth2.ts';
 import { RateLimitedSink, RateLimiter } from '../endpoint/rate-limit.ts';
 import { RetryingSink } from '../endpoint/retry.ts';
 import { Signer } from '../endpoint/signing.ts';
@@ -150,10 +151,20 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
   // the receiver counts too) waits for one before it goes.
   const limiter =
     config.rateLimit === undefined ? undefined : new RateLimiter(config.rateLimit, deps.clock);
+  // With auth.oauth2: each attempt carries the endpoint's token (one for all its requests).
+  const authorized =
+    config.oauth2 === undefined
+      ? http
+      : new OAuth2Sink(http, new TokenSource(config.oauth2, deps.clock));
   const limited =
     limiter === undefined
-      ? http
-      : new RateLimitedSink({ endpoint: config.name, next: http, limiter, listener: stats });
+      ? authorized
+      : new RateLimitedSink({
+          endpoint: config.name,
+          next: authorized,
+          limiter,
+          listener: stats,
+        });
   const retrying = new RetryingSink({
     endpoint: config.name,
     next: limited,

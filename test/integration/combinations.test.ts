@@ -30,6 +30,8 @@ import {
 import { natsSkip, requireNats, startNats, type NatsCluster } from '../support/nats-process.ts';
 import { registryBinary, startRegistry } from '../support/registry-process.ts';
 import { assertValidEnvelope } from '../support/schema.ts';
+import { makeTestCertificates } from '../support/certificates.ts';
+import { startOAuth2Server, type OAuth2Server } from '../support/oauth2-server.ts';
 import { configReloads, spawnRelay, writeRelayConfig } from '../support/relay-process.ts';
 
 const scope = closedAfterTests();
@@ -38,7 +40,13 @@ let streams = 0;
 /** The registry the events are about, and its images' manifest digests. */
 let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
 const images: string[] = [];
+/** The identity provider every case's endpoint takes its bearer tokens from (auth.oauth2). */
+let idp: OAuth2Server | undefined;
+const certs = mkdtempSync(join(tmpdir(), 'relay-combo-certs-'));
+const CLIENT_SECRET = 'combination-client-secret';
 before(async () => {
+  makeTestCertificates(certs);
+  idp = await startOAuth2Server(certs, { id: 'relay', secret: CLIENT_SECRET });
   if (natsSkip === false) nats = await startNats(requireNats());
   const bin = registryBinary();
   assert.ok(bin, 'docker-registry is needed for enrichment (apt-get install docker-registry)');
@@ -48,6 +56,7 @@ before(async () => {
   }
 });
 after(async () => {
+  await idp?.close();
   await nats?.stop();
   await registry?.stop();
 });
@@ -354,8 +363,17 @@ async function caseReceiver(c: Case, secret: string) {
     generations.add(String(req.headers['x-config-generation'] ?? '1'));
     res.writeHead(200).end();
   };
+  /** Requests without a bearer token the identity provider issued. */
+  const badTokens: string[] = [];
   const receiver = await scope.receiver((req, res) => {
     requests += 1;
+    const authorization = req.headers['authorization'];
+    const bearer = (typeof authorization === 'string' ? authorization : '').replace(/^Bearer /, '');
+    if (!(idp?.tokens.includes(bearer) ?? false)) {
+      badTokens.push(typeof authorization === 'string' ? authorization : 'none');
+      res.writeHead(401).end();
+      return;
+    }
     try {
       verifier.verify(req.body, req.headers as Record<string, string>);
     } catch (err) {
@@ -377,6 +395,7 @@ async function caseReceiver(c: Case, secret: string) {
     badSignatures,
     withoutFacts,
     badKinds,
+    badTokens,
     generations,
     requests: () => requests,
   };
@@ -449,6 +468,14 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     concurrency: c.concurrency,
     // Requests wait for their turn now and then (240 events, a burst of 20).
     rateLimit: { requests: 100, per: '1s', burst: 20 },
+    auth: {
+      oauth2: {
+        tokenUrl: idp?.url ?? '',
+        clientId: 'relay',
+        clientSecret: CLIENT_SECRET,
+        ca: join(certs, 'ca.pem'),
+      },
+    },
     ...(c.batch > 1 ? { batch: { maxEvents: c.batch, maxWait: '20ms' } } : {}),
     format: formatConfig(c),
     signing: { secret },
@@ -534,6 +561,7 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
   }
 
   assert.deepEqual(rx.badSignatures, [], 'every request carries a valid signature');
+  assert.deepEqual(rx.badTokens, [], 'every request carries a token the identity provider issued');
   assert.deepEqual(rx.withoutFacts, [], 'every event carries the facts read from the registry');
   assert.deepEqual(
     rx.badKinds,

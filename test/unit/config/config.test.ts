@@ -100,6 +100,7 @@ const ROUTING_DEFAULTS = {
   format: { type: 'envelope' },
   batch: { maxEvents: 1, maxWaitNs: 0 },
   rateLimit: undefined,
+  oauth2: undefined,
   signing: undefined,
   tls: undefined,
   proxy: undefined,
