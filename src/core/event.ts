@@ -207,7 +207,7 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
         mediaType: sharedMediaType,
         repository: text(target['repository']),
         tag,
-        ...(tags === undefined ? {} : { tags }),
+        tags,
         digest: text(target['digest']),
         host: isObject(request) ? text(request['host']) : undefined,
         targets: targetKinds(target),
