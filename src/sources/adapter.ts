@@ -109,6 +109,16 @@ export function isoTime(value: unknown): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
+/** The host of an absolute URL (`https://quay.example.com/…`), or undefined if it is none. */
+export function urlHost(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return new URL(value).host || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `repo[:tag]` or `repo@digest` split off a host: `harbor.dev/library/busybox:latest`. */
 export function splitReference(ref: string): {
   host: string | undefined;

@@ -8,6 +8,7 @@ import {
   optionalString,
   registryEvent,
   string,
+  urlHost,
   type Adapter,
 } from './adapter.ts';
 import { SourceBodyError } from '../core/errors.ts';
@@ -49,15 +50,7 @@ export const artifactory: Adapter = (req) => {
   const sha = optionalString(data['sha256']);
   const digest = sha === undefined ? undefined : sha.startsWith('sha256:') ? sha : `sha256:${sha}`;
   const name = optionalString(data['name']) ?? '';
-  let host: string | undefined;
-  const origin = optionalString(outer['jpd_origin']) ?? optionalString(body['jpd_origin']);
-  if (origin !== undefined) {
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-  }
+  const host = urlHost(optionalString(outer['jpd_origin']) ?? optionalString(body['jpd_origin']));
   return {
     kind: 'events',
     events: [

@@ -10,6 +10,7 @@ import {
   registryEvent,
   splitReference,
   string,
+  urlHost,
   type Adapter,
 } from './adapter.ts';
 
@@ -56,14 +57,7 @@ export const github: Adapter = (req) => {
   const tag = optionalString(tagInfo['name']) ?? ref?.tag;
   const registry = object(pkg['registry'] ?? {}, `${event}.registry`);
   const registryUrl = optionalString(registry['url']);
-  let host = ref?.host;
-  if (host === undefined && registryUrl !== undefined) {
-    try {
-      host = new URL(registryUrl).host;
-    } catch {
-      host = undefined;
-    }
-  }
+  const host = ref?.host ?? urlHost(registryUrl);
   const delivery = req.headers['x-github-delivery'];
   const deliveryId = Array.isArray(delivery) ? delivery[0] : delivery;
   const sender = object(body['sender'] ?? {}, 'sender');

@@ -15,6 +15,7 @@ import {
   splitReference,
   string,
   strings,
+  urlHost,
   type Adapter,
   type Normalized,
   type SourceRequest,
@@ -244,7 +245,7 @@ export const quay: Adapter = (req): Normalized => {
         ),
         action: 'quota',
         repository: optionalString(body['repository']),
-        host: homepage === undefined ? undefined : hostOf(homepage),
+        host: urlHost(homepage),
         detail,
       });
     }
@@ -263,11 +264,3 @@ export const quay: Adapter = (req): Normalized => {
     }
   }
 };
-
-function hostOf(url: string): string | undefined {
-  try {
-    return new URL(url).host || undefined;
-  } catch {
-    return undefined;
-  }
-}
