@@ -9,10 +9,13 @@ export interface Format {
   render(events: readonly RelayEvent[]): Payload;
 }
 
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json =>
+export type Json = Record<string, unknown>;
+/** An object field as an object (anything else as `{}`), for formats that read events. */
+export const obj = (v: unknown): Json =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** A non-empty string field, else undefined. */
+export const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : undefined;
 
 const PAST: Readonly<Record<string, string>> = {
   push: 'pushed',

@@ -1,15 +1,19 @@
 import { countsText, type EventKind } from '../../core/kinds.ts';
 import type { RelayEvent } from '../../core/event.ts';
 import type { Payload } from '../delivery.ts';
-import { registryEvent, viewOf, type EventView, type Format } from './format.ts';
+import {
+  obj,
+  registryEvent,
+  str,
+  viewOf,
+  type EventView,
+  type Format,
+  type Json,
+} from './format.ts';
 
 const HEADERS = ['content-type', 'application/json'];
-type Json = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-const obj = (v: unknown): Json =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
 const list = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
@@ -57,6 +61,10 @@ const bytes = (n: number | undefined): string | undefined => {
   return `${i === 0 ? String(v) : v.toFixed(1)} ${units[i] ?? 'B'}`;
 };
 
+/** `render(value)`, or undefined when there is no value: one optional part of a line. */
+const part = <T>(value: T | undefined, render: (v: T) => string): string | undefined =>
+  value === undefined ? undefined : render(value);
+
 /** The parts given, space-separated; a part that starts with `: ` follows the previous one. */
 const join = (parts: readonly (string | undefined)[]): string =>
   parts
@@ -75,12 +83,12 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
         ? ':rotating_light: *vulnerabilities found* in'
         : `*scan ${escape(view.state)}*${found ? ': nothing found in' : ' for'}`,
       subjectText(view),
-      counts === undefined ? undefined : `— ${escape(counts)}`,
-      num(d['fixable']) === undefined ? undefined : `(${String(d['fixable'])} fixable)`,
+      part(counts, (v) => `— ${escape(v)}`),
+      part(num(d['fixable']), (n) => `(${String(n)} fixable)`),
       by === undefined
         ? undefined
         : `· ${escape(by)}${str(scanner['version']) === undefined ? '' : ` ${escape(String(scanner['version']))}`}`,
-      view.host === undefined ? undefined : `on ${escape(view.host)}`,
+      part(view.host, (v) => `on ${escape(v)}`),
       link(d['report'], 'report'),
     ]);
   },
@@ -100,7 +108,7 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
       'in',
       subjectText(view),
       view.tag === undefined ? tagsText(list(d['tags'])) : undefined,
-      str(d['description']) === undefined ? undefined : `: ${escape(String(d['description']))}`,
+      part(str(d['description']), (v) => `: ${escape(v)}`),
       link(d['link'], 'details'),
     ]);
   },
@@ -111,12 +119,12 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
     return join([
       `${failed ? ':x: ' : view.state === 'succeeded' ? ':white_check_mark: ' : ''}*build ${escape(view.state)}*`,
       code(view.repository ?? '?'),
-      str(d['name']) === undefined ? undefined : escape(String(d['name'])),
-      tagsText(list(d['tags'])) === undefined ? undefined : `(${tagsText(list(d['tags'])) ?? ''})`,
+      part(str(d['name']), escape),
+      part(tagsText(list(d['tags'])), (t) => `(${t})`),
       str(trigger['ref']) === undefined && commit === undefined
         ? undefined
         : `from ${escape([str(trigger['ref']), commit?.slice(0, 7)].filter(Boolean).join('@'))}`,
-      str(d['error']) === undefined ? undefined : `: ${escape(String(d['error']))}`,
+      part(str(d['error']), (v) => `: ${escape(v)}`),
       link(d['link'], 'build'),
     ]);
   },
@@ -126,12 +134,12 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
     const percent = num(d['usedPercent']);
     return join([
       `${view.state === 'exceeded' ? ':no_entry: ' : ':warning: '}*quota ${escape(view.state)}*`,
-      str(d['namespace']) === undefined ? undefined : `for ${code(String(d['namespace']))}`,
-      view.repository === undefined ? undefined : `(${code(view.repository)})`,
+      part(str(d['namespace']), (v) => `for ${code(v)}`),
+      part(view.repository, (v) => `(${code(v)})`),
       used === undefined || limit === undefined
         ? undefined
         : `: ${used} of ${limit}${percent === undefined ? '' : ` (${String(percent)}%)`}`,
-      str(d['message']) === undefined ? undefined : `: ${escape(String(d['message']))}`,
+      part(str(d['message']), (v) => `: ${escape(v)}`),
     ]);
   },
   replication(view, d) {
@@ -139,16 +147,16 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
     const to = obj(d['destination']);
     return join([
       `*replication ${escape(view.state)}*`,
-      policy === undefined ? undefined : code(policy),
+      part(policy, code),
       `: ${String(num(d['succeeded']) ?? 0)} succeeded, ${String(num(d['failed']) ?? 0)} failed`,
-      subjectText(view) === undefined ? undefined : `(${subjectText(view) ?? ''})`,
-      str(to['endpoint']) === undefined ? undefined : `to ${escape(String(to['endpoint']))}`,
+      part(subjectText(view), (t) => `(${t})`),
+      part(str(to['endpoint']), (v) => `to ${escape(v)}`),
     ]);
   },
   retention(view, d) {
     return join([
       `*tag retention ${escape(view.state)}*`,
-      str(d['project']) === undefined ? undefined : `in ${code(String(d['project']))}`,
+      part(str(d['project']), (v) => `in ${code(v)}`),
       `: ${String(num(d['total']) ?? '?')} total, ${String(num(d['retained']) ?? '?')} retained, ${String(num(d['deleted']) ?? 0)} deleted`,
     ]);
   },
@@ -156,7 +164,7 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
     const tags = list(d['tags']);
     return join([
       ':hourglass: *tags expiring*',
-      str(d['in']) === undefined ? undefined : `in ${escape(String(d['in']))}:`,
+      part(str(d['in']), (v) => `in ${escape(v)}:`),
       code(view.repository ?? '?'),
       tagsText(tags),
     ]);
@@ -171,7 +179,7 @@ const KIND_LINES: Readonly<Record<EventKind, (view: EventView, d: Json) => strin
     return join([
       `*mirror sync ${escape(view.state)}*`,
       code(view.repository ?? '?'),
-      str(d['message']) === undefined ? undefined : `: ${escape(String(d['message']))}`,
+      part(str(d['message']), (v) => `: ${escape(v)}`),
     ]);
   },
 };
@@ -184,8 +192,8 @@ function repositoryLine(view: EventView, d: Json): string {
     from !== undefined && to !== undefined
       ? `${code(from)} → ${code(to)}`
       : code(view.repository ?? '?'),
-    view.actor === undefined ? undefined : `by ${escape(view.actor)}`,
-    view.host === undefined ? undefined : `on ${escape(view.host)}`,
+    part(view.actor, (v) => `by ${escape(v)}`),
+    part(view.host, (v) => `on ${escape(v)}`),
   ]);
 }
 
