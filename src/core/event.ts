@@ -122,12 +122,10 @@ export interface Accepted {
 
 /** The tags a kind's detail lists (`relay.<kind>.tags`) beside the target's, if any. */
 function detailTags(
-  relay: unknown,
-  kind: string,
+  detail: Readonly<Record<string, unknown>>,
   tag: string | undefined,
 ): readonly string[] | undefined {
-  const detail = isObject(relay) ? relay[kind] : undefined;
-  const listed = isObject(detail) ? detail['tags'] : undefined;
+  const listed = detail['tags'];
   if (!Array.isArray(listed) || listed.length === 0) return undefined;
   const all = new Set<string>(tag === undefined ? [] : [tag]);
   for (const t of listed) if (typeof t === 'string' && t !== '') all.add(t);
@@ -165,15 +163,17 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
       throw new EnvelopeError(`${where}.target`, `expected an object, got ${kindOf(target)}`);
     }
     // A kind beyond the registry's actions is its detail: without it, it is not that kind.
+    let detail: Record<string, unknown> | undefined;
     if (isEventKind(action)) {
       const relay = event['relay'];
-      const detail = isObject(relay) ? relay[action] : undefined;
-      if (!isObject(detail)) {
+      const found = isObject(relay) ? relay[action] : undefined;
+      if (!isObject(found)) {
         throw new EnvelopeError(
           `${where}.relay.${action}`,
-          `expected the detail object an event of kind ${action} carries (docs/events.md), got ${kindOf(detail)}`,
+          `expected the detail object an event of kind ${action} carries (docs/events.md), got ${kindOf(found)}`,
         );
       }
+      detail = found;
     }
     const mediaType = text(target['mediaType']);
     let envelope: string;
@@ -193,7 +193,7 @@ export function readEnvelope(parsed: unknown, acceptedAt: number, source = 'even
       userAgent.startsWith(RELAY_USER_AGENT_PREFIX);
     const sharedMediaType = mediaType === undefined ? undefined : shared(mediaType);
     const tag = text(target['tag']);
-    const tags = isEventKind(action) ? detailTags(event['relay'], action, tag) : undefined;
+    const tags = detail === undefined ? undefined : detailTags(detail, tag);
     return {
       event: {
         id,

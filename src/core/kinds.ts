@@ -3,9 +3,6 @@
 // and carries one typed detail object at `relay.<action>` (the published schema describes
 // every field). Endpoints receive them only when their filter names them.
 
-/** The registry's own actions: what every endpoint receives unless its filter says otherwise. */
-export const ARTIFACT_ACTIONS = ['push', 'pull', 'mount', 'delete', 'rename'] as const;
-
 /** The other kinds, each an action with its detail at `relay.<action>`. */
 export const EVENT_KINDS = [
   'scan',
@@ -187,19 +184,6 @@ export interface MirrorDetail {
   readonly message?: string;
 }
 
-export interface KindDetails {
-  readonly scan: ScanDetail;
-  readonly vulnerability: VulnerabilityDetail;
-  readonly build: BuildDetail;
-  readonly quota: QuotaDetail;
-  readonly replication: ReplicationDetail;
-  readonly retention: RetentionDetail;
-  readonly expiry: ExpiryDetail;
-  readonly repository: RepositoryDetail;
-  readonly lint: LintDetail;
-  readonly mirror: MirrorDetail;
-}
-
 /** The field of each kind's detail that says what happened: the CloudEvents type's last part. */
 const STATE_FIELD: Readonly<Record<EventKind, string | undefined>> = {
   scan: 'status',
@@ -241,7 +225,6 @@ export function jobStatus(value: string): JobStatus {
 }
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown', 'none'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 /** A severity as a scanner writes it (`Critical`, `HIGH`, `Defcon1`…), lower-case. */
 export function severity(value: string): string {
@@ -262,5 +245,3 @@ export function countsText(
   });
   return parts.length === 0 ? undefined : parts.join(', ');
 }
-
-export { SEVERITIES };
