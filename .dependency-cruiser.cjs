@@ -7,6 +7,8 @@ const LAYERS = [
   ['core', 0, '^src/core/'],
   // The attempts log and event whereabouts, in memory.
   ['history', 1, '^src/history/'],
+  // OpenTelemetry: the SDK behind core's Tracing interface.
+  ['telemetry', 1, '^src/telemetry/'],
   // Where events wait: memory, the SQLite journal, NATS JetStream.
   ['storage', 2, '^src/(storage|journal|nats)/'],
   // One endpoint's stages: filter, delivery loop, retry, format, HTTP.

@@ -12,6 +12,7 @@ import { latencyScenario } from './latency.ts';
 import { memoryScenario } from './memory.ts';
 import { registryScenario } from './registry.ts';
 import { soakScenario } from './soak.ts';
+import { tracingScenario } from './tracing.ts';
 import { killAll } from './lib.ts';
 import { failedRow, markdownTable, type Row } from './result.ts';
 
@@ -28,6 +29,7 @@ const scenarios: Record<string, () => Promise<Row[]>> = {
   history: () => historyScenario(),
   soak: () => soakScenario(),
   enrich: () => enrichScenario(),
+  tracing: () => tracingScenario(),
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { crossChecks } from './checks.ts';
 import { configSchema, type RelayConfig } from './schema.ts';
 import { ConfigError } from '../core/errors.ts';
+import { tracingPlan } from './telemetry.ts';
 
 type Path = readonly PropertyKey[];
 
@@ -119,6 +120,8 @@ export function parseConfig(
   const input = substituteEnv(raw, env, problems);
   const result = configSchema.safeParse(input);
   if (!result.success) problems.push(...describeIssues(result.error.issues, input));
+  // The OTEL_* variables the relay would trace with, checked with the file.
+  if (result.success) tracingPlan(result.data.telemetry, env, problems);
   // In the same pass, so that every problem is named at once.
   for (const p of crossChecks(input)) {
     problems.push(`${formatPath(p.path)}: ${p.message} ${describeAt(input, p.path)}`);

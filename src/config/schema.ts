@@ -4,6 +4,7 @@ import { DEFAULTS } from './defaults.ts';
 import { byteSize, duration, nullToUndefined } from './fields.ts';
 import { sourcesSchema } from './sources.ts';
 import { registriesSchema } from './registries.ts';
+import { telemetrySchema } from './telemetry.ts';
 
 export { DEFAULTS } from './defaults.ts';
 
@@ -171,6 +172,8 @@ export const configSchema = z.strictObject({
       .strictObject({ timeout: duration(DEFAULTS.shutdownTimeoutNs, { zeroIsDefault: false }) })
       .prefault({}),
   ),
+  // OpenTelemetry traces (src/telemetry/), with the standard OTEL_* variables.
+  telemetry: telemetrySchema,
   // Webhooks of other registries, normalised into registry events (src/sources/).
   sources: sourcesSchema,
   // Registries the relay reads image facts from and resolves tags with (src/registry/).

@@ -19,6 +19,12 @@ export interface RelayEvent {
    * count (NATS: deliveries before this one). Absent: the retrying sink counts its own.
    */
   readonly attempts?: number | undefined;
+  /**
+   * With tracing on: the trace it belongs to (its ingest span's `traceparent`, then its
+   * `tracestate` after a newline; see core/tracing.ts). Set by ingest before storage keeps
+   * the event, and kept by storage with it. Absent with tracing off.
+   */
+  trace?: string | undefined;
 }
 
 /**

@@ -25,6 +25,13 @@ export class Delivery {
   payload: Payload | undefined;
   /** Its next attempt already has its rate limit token (the loop took it before leasing). */
   admitted = false;
+  /**
+   * With tracing on, the `traceparent` (and `tracestate`) of the attempt in progress: the
+   * request carries them.
+   */
+  trace: { readonly traceparent: string; readonly tracestate: string | undefined } | undefined;
+  /** The status of the last answer (tracing reports it). */
+  status: number | undefined;
 
   constructor(events: readonly RelayEvent[]) {
     const first = events[0];

@@ -167,6 +167,13 @@ export class HttpSink implements Sink<Delivery> {
     const payload = this.#render(delivery);
     let headers = this.#withContent(payload.headers);
     if (extraHeaders !== undefined) headers = [...headers, ...extraHeaders];
+    const trace = delivery.trace;
+    if (trace !== undefined) {
+      headers =
+        trace.tracestate === undefined
+          ? [...headers, 'traceparent', trace.traceparent]
+          : [...headers, 'traceparent', trace.traceparent, 'tracestate', trace.tracestate];
+    }
     if (this.#signer !== undefined) {
       const timestamp = Math.floor(this.#clock.now() / 1000);
       headers = [...headers, ...this.#signer.headers(delivery.id, timestamp, payload.body)];
@@ -225,6 +232,7 @@ export class HttpSink implements Sink<Delivery> {
       this.#inFlight.delete(attempt);
     }
     const { status } = answer;
+    delivery.status = status;
     const durationMs = this.#clock.now() - started;
     if (status >= 200 && status < 300) {
       this.#listener.onAttempt({ kind: 'success', status, durationMs });

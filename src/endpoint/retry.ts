@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { type Sink } from '../core/sink.ts';
 import type { Breaker } from './breaker.ts';
 import type { Delivery } from './delivery.ts';
+import type { AttemptSpan, Tracing } from '../core/tracing.ts';
 import {
   DeferredError,
   DeliveryError,
@@ -40,6 +41,7 @@ export class RetryingSink implements Sink<Delivery> {
   readonly #abort = new AbortController();
   readonly #limits: RetryLimits;
   readonly #defer: boolean;
+  readonly #tracing: { readonly tracing: Tracing; readonly url: string } | undefined;
 
   constructor(opts: {
     endpoint: string;
@@ -49,8 +51,11 @@ export class RetryingSink implements Sink<Delivery> {
     log: Logger;
     limits?: RetryLimits;
     defer?: boolean;
+    /** With tracing on: each attempt is a span; `url` is the endpoint's, redacted. */
+    tracing?: { readonly tracing: Tracing; readonly url: string } | undefined;
   }) {
     this.#endpoint = opts.endpoint;
+    this.#tracing = opts.tracing;
     this.#defer = opts.defer ?? false;
     this.#limits = opts.limits ?? {};
     this.#next = opts.next;
@@ -75,13 +80,19 @@ export class RetryingSink implements Sink<Delivery> {
         const why = lastError === undefined ? tooOld : `${tooOld}; last attempt: ${lastError}`;
         throw new GaveUpError(this.#endpoint, attempt - 1, 'retry.maxAge', why);
       }
+      const span = this.#tracing === undefined ? undefined : this.#startSpan(delivery, attempt);
       try {
         await this.#next.write(delivery);
         this.#breaker.success();
+        span?.end({ status: delivery.status });
         return;
       } catch (err) {
-        if (this.#destroyed()) throw new SinkClosedError(this.#endpoint);
+        if (this.#destroyed()) {
+          span?.end({ code: 'CLOSED', message: 'the relay stopped the attempt' });
+          throw new SinkClosedError(this.#endpoint);
+        }
         if (err instanceof FormatError) {
+          span?.end({ code: 'FORMAT', message: err.message, gaveUp: 'format' });
           throw new GaveUpError(this.#endpoint, attempt - 1, 'format', err.message);
         }
         // Deferred, the delivery's attempts so far are all failures in a row, whichever
@@ -90,6 +101,12 @@ export class RetryingSink implements Sink<Delivery> {
         this.#logFailure(delivery, attempt, err);
         lastError = err instanceof Error ? err.message : String(err);
         const reason = this.#exhausted(delivery, attempt);
+        span?.end({
+          ...failureOf(err, lastError),
+          ...(reason === undefined
+            ? { retryDelayMs: this.#breaker.delay(this.#clock.now()) }
+            : { gaveUp: reason }),
+        });
         if (reason !== undefined) throw new GaveUpError(this.#endpoint, attempt, reason, lastError);
         if (this.#defer) {
           throw new DeferredError(this.#endpoint, this.#breaker.delay(this.#clock.now()));
@@ -97,6 +114,21 @@ export class RetryingSink implements Sink<Delivery> {
         attempt += 1;
       }
     }
+  }
+
+  #startSpan(delivery: Delivery, attempt: number): AttemptSpan | undefined {
+    const t = this.#tracing;
+    if (t === undefined) return undefined;
+    const span = t.tracing.attempt({
+      endpoint: this.#endpoint,
+      url: t.url,
+      attempt,
+      deliveryId: delivery.id,
+      events: delivery.events,
+    });
+    delivery.trace = span;
+    delivery.status = undefined;
+    return span;
   }
 
   #retryAfter(err: unknown): number | undefined {
@@ -157,4 +189,15 @@ export class RetryingSink implements Sink<Delivery> {
     this.#abort.abort();
     this.#next.destroy();
   }
+}
+
+/** A failed attempt as its span reports it: the status and error code it failed with. */
+function failureOf(
+  err: unknown,
+  message: string,
+): { status?: number | undefined; code: string; message: string } {
+  if (err instanceof DeliveryError) {
+    return { status: err.status, code: err.causeCode ?? err.code, message };
+  }
+  return { code: 'INTERNAL', message };
 }

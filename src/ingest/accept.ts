@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { INTERNAL, StorageUnavailableError } from '../core/errors.ts';
 import type { Accepted } from '../core/event.ts';
+import type { IngestSpan, Tracing } from '../core/tracing.ts';
 import type { IngestDeps } from './deps.ts';
 import { refuse } from './reply.ts';
 
@@ -80,9 +81,14 @@ export function acceptor(deps: IngestDeps): Accept {
     req: FastifyRequest,
     reply: FastifyReply,
   ): Promise<{ accepted: number; duplicates: number } | undefined> => {
+    const span = deps.tracing === undefined ? undefined : traced(deps.tracing, events, req);
     const kept = await keep(events);
     if (!kept.ok) {
       const { err, fresh: count } = kept;
+      span?.end({
+        status: err instanceof StorageUnavailableError ? 503 : 500,
+        error: err instanceof Error ? err.message : String(err),
+      });
       if (err instanceof StorageUnavailableError) {
         const full = err.code === 'RELAY_STORAGE_FULL';
         deps.journalRejected(full ? 'full' : 'write', count);
@@ -112,7 +118,24 @@ export function acceptor(deps: IngestDeps): Accept {
         'acknowledged events already accepted (registry re-send)',
       );
     }
+    span?.end({ status: 202, accepted, duplicates });
     await reply.code(202).send({ accepted, duplicates });
     return { accepted, duplicates };
   };
 }
+
+/** Starts the request's ingest span; each of its events keeps the span's context. */
+function traced(tracing: Tracing, events: readonly Accepted[], req: FastifyRequest): IngestSpan {
+  const span = tracing.ingest({
+    traceparent: header(req.headers['traceparent']),
+    tracestate: header(req.headers['tracestate']),
+    route: `POST ${req.routeOptions.url ?? req.url}`,
+    source: events[0]?.facts.source ?? 'events',
+    events: events.length,
+  });
+  for (const { event } of events) event.trace = span.context;
+  return span;
+}
+
+const header = (v: string | string[] | undefined): string | undefined =>
+  Array.isArray(v) ? v.join(',') : v;

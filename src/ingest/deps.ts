@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Accepted } from '../core/event.ts';
 import type { BearerTokens } from '../core/tokens.ts';
 import type { IngestStats } from '../metrics/ingest-stats.ts';
+import type { Tracing } from '../core/tracing.ts';
 import type { RecentIds } from './recent-ids.ts';
 
 export interface IngestDeps {
@@ -33,6 +34,8 @@ export interface IngestDeps {
   /** Counts what each source sent: accepted, duplicate, ignored, rejected, unauthorized. */
   readonly sourceCounted?:
     ((source: SourceConfig, result: SourceResult, count: number) => void) | undefined;
+  /** With tracing on: each request is an ingest span, and its events keep its context. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /**

@@ -32,6 +32,7 @@ interface EventRow {
   media_type: string | null;
   accepted_at: number;
   envelope: string;
+  trace: string | null;
 }
 
 const FILE = 'journal.db';
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS events (
   action TEXT NOT NULL,
   media_type TEXT,
   accepted_at INTEGER NOT NULL,
-  envelope TEXT NOT NULL
+  envelope TEXT NOT NULL,
+  trace TEXT
 );
 CREATE TABLE IF NOT EXISTS pending (
   endpoint TEXT NOT NULL,
@@ -161,10 +163,15 @@ export class Journal {
     // checkpoints at 1,000 pages, about this size, unless a reader holds it back).
     this.#db.pragma('journal_size_limit = 4194304');
     this.#db.exec(SCHEMA);
+    // A journal made before tracing existed gets the column its events' trace goes in.
+    const columns = this.#db.prepare<[], { name: string }>('PRAGMA table_info(events)').all();
+    if (!columns.some((c) => c.name === 'trace')) {
+      this.#db.exec('ALTER TABLE events ADD COLUMN trace TEXT');
+    }
     const db = this.#db;
     this.#statements = {
       insertEvent: db.prepare(
-        'INSERT INTO events (id, action, media_type, accepted_at, envelope) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO events (id, action, media_type, accepted_at, envelope, trace) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       insertPending: db.prepare('INSERT INTO pending (endpoint, seq) VALUES (?, ?)'),
       deletePending: db.prepare('DELETE FROM pending WHERE endpoint = ? AND seq = ?'),
@@ -174,7 +181,7 @@ export class Journal {
            AND NOT EXISTS (SELECT 1 FROM dead_letters WHERE seq = @seq)`,
       ),
       load: db.prepare<[string, number, number], Omit<EventRow, 'action' | 'media_type'>>(
-        `SELECT e.seq, e.id, e.accepted_at, e.envelope
+        `SELECT e.seq, e.id, e.accepted_at, e.envelope, e.trace
            FROM pending p JOIN events e ON e.seq = p.seq
           WHERE p.endpoint = ? AND p.seq > ? ORDER BY p.seq LIMIT ?`,
       ),
@@ -269,11 +276,10 @@ export class Journal {
   load(endpoint: string, afterSeq: number, limit: number): { event: RelayEvent; seq: number }[] {
     this.flush();
     return this.#statements.load.all(endpoint, afterSeq, limit).map((r) => ({
-      event: {
-        id: r.id,
-        envelope: r.envelope,
-        acceptedAt: r.accepted_at,
-      },
+      event:
+        r.trace === null
+          ? { id: r.id, envelope: r.envelope, acceptedAt: r.accepted_at }
+          : { id: r.id, envelope: r.envelope, acceptedAt: r.accepted_at, trace: r.trace },
       seq: r.seq,
     }));
   }
@@ -356,7 +362,7 @@ export class Journal {
     const { where, params } = deadLetterWhere(filter);
     const rows = this.#db
       .prepare<unknown[], EventRow & { endpoint: string }>(
-        `SELECT d.endpoint, e.seq, e.id, e.action, e.media_type, e.accepted_at, e.envelope
+        `SELECT d.endpoint, e.seq, e.id, e.action, e.media_type, e.accepted_at, e.envelope, e.trace
            FROM dead_letters d JOIN events e ON e.seq = d.seq ${where} ORDER BY d.seq`,
       )
       .all(...params);
@@ -364,7 +370,8 @@ export class Journal {
     this.#db.transaction(() => {
       for (const r of rows) {
         // A replay is a new acceptance: retry.maxAge counts from now, not from the first time.
-        const info = s.insertEvent.run(r.id, r.action, r.media_type, this.#clock.now(), r.envelope);
+        const now = this.#clock.now();
+        const info = s.insertEvent.run(r.id, r.action, r.media_type, now, r.envelope, r.trace);
         s.insertPending.run(r.endpoint, Number(info.lastInsertRowid));
         s.deleteDead.run(r.endpoint, r.seq);
         s.deleteEventIfUnused.run({ seq: r.seq });
@@ -445,6 +452,7 @@ export class Journal {
               event.mediaType ?? null,
               event.acceptedAt,
               event.envelope,
+              event.trace ?? null,
             );
             const seq = Number(info.lastInsertRowid);
             const positions = seqs[a];

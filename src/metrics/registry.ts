@@ -48,6 +48,12 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    traceSpans: new Counter({
+      name: 'relay_trace_spans_exported_total',
+      help: 'Spans sent to the OTLP receiver (tracing on), by result: ok, or failed (the spans are lost).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     filtered: new Counter({
       name: 'relay_filtered_events_total',
       help: 'Events not sent to the endpoint because its ignore rules or filter refused them.',

@@ -6,7 +6,7 @@ import type {
   DeadLetterStore,
 } from '../storage/dead-letters.ts';
 import { readAll } from './streams.ts';
-import { endpointOfToken, endpointToken, H } from './subjects.ts';
+import { endpointOfToken, endpointToken, H, TRACE_HEADERS } from './subjects.ts';
 import type { Clock } from '../core/clock.ts';
 
 interface DeadMsg extends DeadLetterRecord {
@@ -84,6 +84,11 @@ export class NatsDeadLetters implements DeadLetterStore {
       h.set(H.action, d.action);
       const mediaType = d.msg.headers?.get(H.mediaType);
       if (mediaType !== undefined && mediaType !== '') h.set(H.mediaType, mediaType);
+      // A replayed event stays in the trace it was accepted in.
+      for (const key of TRACE_HEADERS) {
+        const v = d.msg.headers?.get(key);
+        if (v !== undefined && v !== '') h.set(key, v);
+      }
       // A message id of its own: the event's first one may still be in the duplicate window.
       await js.publish(`${this.#stream}.ep.${token}`, d.msg.data, {
         msgID: `${token}:${d.eventId}:replay-${String(d.seq)}`,

@@ -21,7 +21,7 @@ import { NatsAttempts } from './attempts.ts';
 import { NatsControl } from './control.ts';
 import { NatsDeadLetters } from './dead-letters.ts';
 import { ensureStream } from './streams.ts';
-import { endpointOfToken, endpointToken, H } from './subjects.ts';
+import { endpointOfToken, endpointToken, H, setTrace, TRACE_HEADERS, traceIn } from './subjects.ts';
 import {
   type Backlog,
   type BacklogObserver,
@@ -215,6 +215,7 @@ export class NatsStorage
         h.set(H.eventId, event.id);
         h.set(H.action, event.action);
         if (event.mediaType !== undefined) h.set(H.mediaType, event.mediaType);
+        if (event.trace !== undefined) setTrace(h, event.trace);
         publishes.push(
           this.#js.publish(`${this.#opts.stream}.ep.${token}`, event.envelope, {
             msgID: `${token}:${event.id}`,
@@ -297,7 +298,7 @@ export class NatsStorage
   /** Publishes a dead letter, then ends the original message's deliveries. */
   deadLetter(endpoint: string, msg: JsMsg, reason: DeadLetterReason): void {
     const h = headers();
-    for (const key of [H.acceptedAt, H.eventId, H.action, H.mediaType]) {
+    for (const key of [H.acceptedAt, H.eventId, H.action, H.mediaType, ...TRACE_HEADERS]) {
       const v = msg.headers?.get(key);
       if (v !== undefined && v !== '') h.set(key, v);
     }
@@ -584,12 +585,14 @@ export class NatsBacklog implements Backlog, DefersRetries {
     }
     if (msg.redelivered) this.redelivered += 1;
     const acceptedAt = Number(msg.headers?.get(H.acceptedAt));
+    const trace = msg.headers === undefined ? undefined : traceIn(msg.headers);
     const event: RelayEvent = {
       id: msg.headers?.get(H.eventId) ?? `nats-${String(msg.seq)}`,
       envelope: msg.string(),
       acceptedAt: Number.isFinite(acceptedAt) ? acceptedAt : this.#storage.clock.now(),
       // Each delivery of a message is one attempt (a failed attempt naks it).
       attempts: msg.info.deliveryCount - 1,
+      ...(trace === undefined ? {} : { trace }),
     };
     this.#msgs.set(event, msg);
     this.#inHand.add(msg);

@@ -1,3 +1,5 @@
+import type { MsgHdrs } from '@nats-io/transport-node';
+import { traceHeaders, traceOf } from '../core/tracing.ts';
 // How the NATS backend names things: endpoint subject tokens and the headers it sets.
 
 /** Headers a relay sets on every message it publishes. */
@@ -8,7 +10,24 @@ export const H = {
   mediaType: 'Relay-Media-Type',
   attempts: 'Relay-Attempts',
   error: 'Relay-Error',
+  /** The event's trace (tracing on), under the W3C names. */
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
 } as const;
+
+export const TRACE_HEADERS = [H.traceparent, H.tracestate] as const;
+
+/** Sets an event's trace on a message as the W3C headers. */
+export function setTrace(h: MsgHdrs, trace: string): void {
+  const { traceparent, tracestate } = traceHeaders(trace);
+  h.set(H.traceparent, traceparent);
+  if (tracestate !== undefined) h.set(H.tracestate, tracestate);
+}
+
+/** The trace a message's headers name, if any. */
+export function traceIn(h: MsgHdrs): string | undefined {
+  return traceOf(h.get(H.traceparent), h.get(H.tracestate));
+}
 
 /**
  * An endpoint name as one subject token and consumer name: kept as it is when it is made

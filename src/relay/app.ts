@@ -35,6 +35,10 @@ import { Registries } from '../registry/registries.ts';
 import { registryMetrics } from '../metrics/registries.ts';
 import { buildReconciliation, reconcileView } from './reconciliation.ts';
 import { keeper } from '../ingest/accept.ts';
+import type { Tracing } from '../core/tracing.ts';
+import { redactUrl } from '../core/redact.ts';
+import { tracingPlan } from '../config/telemetry.ts';
+import { SdkTracing } from '../telemetry/tracing.ts';
 import type { IngestDeps } from '../ingest/deps.ts';
 
 export interface RelayDeps {
@@ -48,6 +52,32 @@ export interface RelayDeps {
   readonly configFile?: string | undefined;
   /** This relay's name among several (attempts log, status page); host and pid by default. */
   readonly instance?: string | undefined;
+}
+
+/** Tracing as `telemetry.tracing` and the OTEL_* variables ask, or undefined when off. */
+function startTracing(
+  config: RelayConfig,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  metrics: RelayMetrics,
+  instance: string,
+): Tracing | undefined {
+  const plan = tracingPlan(config.telemetry, env);
+  if (plan === undefined) return undefined;
+  const resource: Record<string, string> = { 'service.instance.id': instance, ...plan.resource };
+  log.info(
+    { url: redactUrl(plan.url), service: resource['service.name'], sampler: plan.sampler },
+    'tracing: spans are exported over OTLP/HTTP',
+  );
+  return new SdkTracing(
+    { ...plan, resource },
+    {
+      log,
+      onExport: (ok, spans) => {
+        metrics.traceSpans.labels(ok ? 'ok' : 'failed').inc(spans);
+      },
+    },
+  );
 }
 
 export interface DrainReport {
@@ -102,6 +132,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const { storage, journal } = opened;
   const restored = storage.pendingCounts();
   const instance = deps.instance ?? `${hostname()}:${String(process.pid)}`;
+  const tracing = startTracing(config, deps.env ?? process.env, log, metrics, instance);
   const { attempts, trail } = buildHistory(config.http.debug, storage, instance);
   const view = journal && new JournalView(journal, configuredNames(config), new Map(restored));
   const registries =
@@ -139,6 +170,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     attempts,
     trail,
     images: registries,
+    tracing,
   });
   endpoints.apply(config.notifications.endpoints);
   reportRestored(endpoints, restored, opened, log);
@@ -199,6 +231,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
     sourceCounted: (source, result, count) => {
       metrics.sourceEvents.labels(source.name, source.type, result).inc(count);
     },
+    tracing,
   };
   const ingest = buildIngestApp(ingestDeps);
   const startedAt = clock.now();
@@ -279,6 +312,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
       await reconciliation?.stop();
       await storage.close();
       await registries?.close();
+      await tracing?.shutdown();
       return {
         drained,
         undelivered: endpoints.list.map((e) => ({

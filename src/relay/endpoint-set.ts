@@ -1,3 +1,4 @@
+import type { Tracing } from '../core/tracing.ts';
 import type { Logger } from 'pino';
 import type { ImageFactsSource } from '../core/image.ts';
 import type { ApplyReport } from '../config/reload-outcome.ts';
@@ -27,6 +28,8 @@ export interface EndpointSetDeps {
   readonly trail?: EventTrail | undefined;
   /** The configured registries, when there are any. */
   readonly images?: ImageFactsSource | undefined;
+  /** With tracing on: every delivery attempt is a span. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /**
@@ -203,6 +206,7 @@ export class EndpointSet {
       attempts: this.#deps.attempts,
       trail: this.#deps.trail,
       images: this.#deps.images,
+      tracing: this.#deps.tracing,
       paused: this.#paused.has(config.name),
       ...(previous === undefined ? {} : { stats: previous.stats }),
       ...(after === undefined ? {} : { startAfter: after }),

@@ -1,3 +1,4 @@
+import type { Tracing } from '../core/tracing.ts';
 import type { Logger } from 'pino';
 import type { Endpoint, TestOutcome } from '../metrics/endpoint-view.ts';
 import type { Clock } from '../core/clock.ts';
@@ -22,6 +23,7 @@ import { RateLimitedSink, RateLimiter } from '../endpoint/rate-limit.ts';
 import { RetryingSink } from '../endpoint/retry.ts';
 import { Signer } from '../endpoint/signing.ts';
 import { buildTransport } from '../core/transport.ts';
+import { redactUrl } from '../core/redact.ts';
 import type { RelayEvent } from '../core/event.ts';
 import type { AttemptLog } from '../history/attempts.ts';
 import type { EventTrail } from '../history/events.ts';
@@ -62,6 +64,8 @@ export interface PipelineDeps {
   readonly trail?: EventTrail | undefined;
   /** The configured registries, when there are any: tags resolved, facts added. */
   readonly images?: ImageFactsSource | undefined;
+  /** With tracing on: every delivery attempt is a span. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export function buildFormat(config: FormatConfig): Format {
@@ -178,6 +182,10 @@ export function buildEndpoint(config: EndpointConfig, deps: PipelineDeps): Endpo
     },
     // A shared backend (NATS) takes failed events back with the breaker's delay.
     defer: defersRetries(backlog),
+    tracing:
+      deps.tracing === undefined
+        ? undefined
+        : { tracing: deps.tracing, url: redactUrl(config.url) },
   });
   // With registries configured: tag-only pushes resolved, facts added, fact filters decided.
   const enrich = config.enrich;

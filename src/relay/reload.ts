@@ -24,6 +24,7 @@ export function liveChangeRefusals(current: RelayConfig, next: RelayConfig): str
     ['sources', current.sources, next.sources],
     ['registries', current.registries, next.registries],
     ['storage', current.storage, next.storage],
+    ['telemetry', current.telemetry, next.telemetry],
   ];
   return fixed
     .filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b))

@@ -90,6 +90,8 @@ class EventColumns {
   readonly #ids = new Ring<string>();
   readonly #envelopes = new Ring<string>();
   readonly #acceptedAt = Ring.ofNumbers();
+  /** Made when the first event with a trace comes (tracing on), gone when all left. */
+  #traces: Ring<string | undefined> | undefined;
 
   get length(): number {
     return this.#ids.length;
@@ -99,28 +101,54 @@ class EventColumns {
     this.#ids.push(event.id);
     this.#envelopes.push(event.envelope);
     this.#acceptedAt.push(event.acceptedAt);
+    if (event.trace !== undefined || this.#traces !== undefined) {
+      this.#tracesFor(1).push(event.trace);
+    }
   }
 
   unshift(events: readonly RelayEvent[]): void {
     this.#ids.unshift(events.map((e) => e.id));
     this.#envelopes.unshift(events.map((e) => e.envelope));
     this.#acceptedAt.unshift(events.map((e) => e.acceptedAt));
+    if (this.#traces !== undefined || events.some((e) => e.trace !== undefined)) {
+      this.#tracesFor(events.length).unshift(events.map((e) => e.trace));
+    }
+  }
+
+  /** The traces column, made (none for the events already there) when it is missing. */
+  #tracesFor(added: number): Ring<string | undefined> {
+    if (this.#traces === undefined) {
+      this.#traces = new Ring();
+      for (let i = this.length - added; i > 0; i--) this.#traces.push(undefined);
+    }
+    return this.#traces;
   }
 
   peek(): RelayEvent | undefined {
     const id = this.#ids.peek();
     if (id === undefined) return undefined;
-    return { id, envelope: this.#envelopes.peek() ?? '', acceptedAt: this.#acceptedAt.peek() ?? 0 };
+    const event = {
+      id,
+      envelope: this.#envelopes.peek() ?? '',
+      acceptedAt: this.#acceptedAt.peek() ?? 0,
+    };
+    const trace = this.#traces?.peek();
+    return trace === undefined ? event : { ...event, trace };
   }
 
   shift(): RelayEvent | undefined {
     const id = this.#ids.shift();
     if (id === undefined) return undefined;
-    return {
+    const event = {
       id,
       envelope: this.#envelopes.shift() ?? '',
       acceptedAt: this.#acceptedAt.shift() ?? 0,
     };
+    const traces = this.#traces;
+    if (traces === undefined) return event;
+    const trace = traces.shift();
+    if (traces.length === 0) this.#traces = undefined;
+    return trace === undefined ? event : { ...event, trace };
   }
 }
 

@@ -232,6 +232,35 @@ for (const backend of BACKENDS) {
       await storage.close();
     });
 
+    it('keeps each event’s trace with it, also among events without one and when retried', async () => {
+      const { storage } = await backend.open();
+      const a = storage.backlog('a', options(observer().o));
+      const traced = (trace: string): NewEvent => ({ ...event(), trace });
+      const events = [
+        event(),
+        traced('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'),
+        traced('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00\nvendor=opaque,other=1'),
+        event(),
+      ];
+      await storage.append(
+        events,
+        events.map(() => ['a']),
+      );
+      await available(a, 4);
+      const first = a.lease(3);
+      assert.deepEqual(
+        first.map((e) => e.trace),
+        events.slice(0, 3).map((e) => e.trace),
+      );
+      a.retryLater(first.slice(1));
+      assert.deepEqual(
+        a.lease(3).map((e) => e.trace),
+        events.slice(1).map((e) => e.trace),
+        'in the order they were retried, each with its own trace',
+      );
+      await storage.close();
+    });
+
     it('returns the same backlog for the same endpoint, so a rebuilt pipeline continues it', async () => {
       const { storage } = await backend.open();
       const first = storage.backlog('a', options(observer().o));

@@ -8,7 +8,9 @@
 // endpoint changed (its pipeline rebuilt over the same backlog), then the endpoint is paused
 // through the admin API while events keep coming, and resumed. Every event names one of two
 // images in a real docker-registry, and the endpoint enriches them (facts read from the
-// registry, a platform filter on them): every delivered event carries its facts. A new
+// registry, a platform filter on them): every delivered event carries its facts. Tracing
+// is on: every request the test sends has a traceparent of its own, and every request the
+// receiver gets carries the trace of its (first) event, across the kill too. A new
 // feature joins here.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +34,12 @@ import { registryBinary, startRegistry } from '../support/registry-process.ts';
 import { assertValidEnvelope } from '../support/schema.ts';
 import { makeTestCertificates } from '../support/certificates.ts';
 import { startOAuth2Server, type OAuth2Server } from '../support/oauth2-server.ts';
+import {
+  idsOf,
+  newTraceparent,
+  startOtlpReceiver,
+  type OtlpReceiver,
+} from '../support/otlp-receiver.ts';
 import { configReloads, spawnRelay, writeRelayConfig } from '../support/relay-process.ts';
 
 const scope = closedAfterTests();
@@ -44,7 +52,11 @@ const images: string[] = [];
 let idp: OAuth2Server | undefined;
 const certs = mkdtempSync(join(tmpdir(), 'relay-combo-certs-'));
 const CLIENT_SECRET = 'combination-client-secret';
+/** Where every case's relay exports its spans (telemetry.tracing). */
+let otlp: OtlpReceiver | undefined;
+const telemetry = () => ({ tracing: { enabled: true, endpoint: otlp?.url ?? '' } });
 before(async () => {
+  otlp = await startOtlpReceiver();
   makeTestCertificates(certs);
   idp = await startOAuth2Server(certs, { id: 'relay', secret: CLIENT_SECRET });
   if (natsSkip === false) nats = await startNats(requireNats());
@@ -56,6 +68,7 @@ before(async () => {
   }
 });
 after(async () => {
+  await otlp?.close();
   await idp?.close();
   await nats?.stop();
   await registry?.stop();
@@ -345,7 +358,10 @@ function idsIn(body: string): string[] {
  * A receiver that behaves as the case says, verifies every signature, and records the
  * event ids of the requests it answered 2xx, in the order it answered them.
  */
-async function caseReceiver(c: Case, secret: string) {
+/** The trace id each event of a case was sent in, by event id (a request's events share one). */
+type Traces = Map<string, string>;
+
+async function caseReceiver(c: Case, secret: string, traceOfEvent: Traces) {
   const verifier = new Webhook(secret);
   const delivered: string[] = [];
   const badSignatures: string[] = [];
@@ -353,10 +369,21 @@ async function caseReceiver(c: Case, secret: string) {
   const withoutFacts: string[] = [];
   /** What kindProblems found in the delivered bodies. */
   const badKinds: string[] = [];
+  /** Requests that did not carry the trace of their first event. */
+  const badTraces: string[] = [];
   let requests = 0;
   const generations = new Set<string>();
   const ok = (req: Received, res: ServerResponse): void => {
-    delivered.push(...idsIn(req.body));
+    const ids = idsIn(req.body);
+    delivered.push(...ids);
+    const carried = idsOf(req.headers['traceparent'])?.traceId;
+    const expected = traceOfEvent.get(ids[0] ?? '');
+    // A reconciled event starts a trace of its own; every other one is in its sender's.
+    if (carried === undefined || (expected !== undefined && carried !== expected)) {
+      badTraces.push(
+        `${ids[0] ?? ''}: ${String(req.headers['traceparent'])}, sent in ${String(expected)}`,
+      );
+    }
     for (const p of platformsIn(req.body))
       if (p !== 'linux/amd64') withoutFacts.push(req.body.slice(0, 300));
     badKinds.push(...kindProblems(req.body));
@@ -395,6 +422,7 @@ async function caseReceiver(c: Case, secret: string) {
     badSignatures,
     withoutFacts,
     badKinds,
+    badTraces,
     badTokens,
     generations,
     requests: () => requests,
@@ -408,6 +436,7 @@ async function stream(
   until: number,
   acked: string[],
   sent: string[],
+  traceOfEvent: Traces,
 ): Promise<void> {
   while (ids.next < until) {
     // Every fifth request is a Harbor scan result: a kind the endpoint names in its filter.
@@ -415,9 +444,15 @@ async function stream(
       const id = `scan-${String(ids.next)}`;
       ids.next += 1;
       sent.push(`harbor-${id}`);
+      const trace = newTraceparent();
+      traceOfEvent.set(`harbor-${id}`, trace.traceId);
       const res = await fetch(`${ingest}${HARBOR.path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: HARBOR.token },
+        headers: {
+          'content-type': 'application/json',
+          authorization: HARBOR.token,
+          traceparent: trace.traceparent,
+        },
         body: JSON.stringify(harborScan(id, images[ids.next % images.length] ?? '')),
       });
       await res.arrayBuffer();
@@ -441,13 +476,15 @@ async function stream(
       });
     });
     sent.push(...events.map((e) => String(e['id'])));
+    const trace = newTraceparent();
+    for (const e of events) traceOfEvent.set(String(e['id']), trace.traceId);
     // Every third request comes through a source (another registry's webhook route).
     const viaSource = ids.next % 3 === 0;
     const res = await fetch(`${ingest}${viaSource ? SOURCE.path : '/events'}`, {
       method: 'POST',
       headers: viaSource
-        ? { 'content-type': V1, authorization: SOURCE.token }
-        : { 'content-type': V1 },
+        ? { 'content-type': V1, authorization: SOURCE.token, traceparent: trace.traceparent }
+        : { 'content-type': V1, traceparent: trace.traceparent },
       body: envelope(...events),
     });
     await res.arrayBuffer();
@@ -458,7 +495,8 @@ async function stream(
 
 async function runCase(c: Case): Promise<{ duplicates: number; requests: number }> {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
-  const rx = await caseReceiver(c, secret);
+  const traces: Traces = new Map();
+  const rx = await caseReceiver(c, secret, traces);
   const endpoint = {
     name: 'consumer',
     url: rx.url,
@@ -493,17 +531,23 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
       http: HTTP,
       sources: SOURCES,
       registries: registries(),
+      telemetry: telemetry(),
     });
-    await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent);
+    await stream(relay.ingestUrl, counter, RELOAD_AFTER, acked, sent, traces);
     assert.ok(
       relay.relay.reload(
-        makeConfig([changed], { http: HTTP, sources: SOURCES, registries: registries() }),
+        makeConfig([changed], {
+          http: HTTP,
+          sources: SOURCES,
+          registries: registries(),
+          telemetry: telemetry(),
+        }),
       ).ok,
     );
     await whilePaused(relay.debugUrl, relay.ingestUrl, rx.delivered, () =>
-      stream(relay.ingestUrl, counter, RESUME_AFTER, acked, sent),
+      stream(relay.ingestUrl, counter, RESUME_AFTER, acked, sent, traces),
     );
-    await stream(relay.ingestUrl, counter, EVENTS, acked, sent);
+    await stream(relay.ingestUrl, counter, EVENTS, acked, sent, traces);
     await waitUntil(
       () => covers(rx.delivered, acked) && new Set(reconciled(rx.delivered)).size >= 2,
       120_000,
@@ -529,16 +573,17 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
       http: HTTP,
       sources: SOURCES,
       registries: registries(),
+      telemetry: telemetry(),
       notifications: { endpoints: [endpoint] },
     };
     const first = await spawnRelay(config, dir);
-    await stream(first.ingest, counter, RELOAD_AFTER, acked, sent);
+    await stream(first.ingest, counter, RELOAD_AFTER, acked, sent, traces);
     const reloaded = { ...config, notifications: { endpoints: [changed] } };
     writeRelayConfig(reloaded, dir);
     process.kill(first.pid, 'SIGHUP');
     await waitForReload(first.debug);
     await whilePaused(first.debug, first.ingest, rx.delivered, () =>
-      stream(first.ingest, counter, RESUME_AFTER, acked, sent),
+      stream(first.ingest, counter, RESUME_AFTER, acked, sent, traces),
     );
     // Attempts reach durable storage once a second, and before any read of the log: this
     // read makes those so far durable, so the log after the kill must hold them.
@@ -546,11 +591,11 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     assert.equal(seen.status, 200);
-    await stream(first.ingest, counter, KILL_AFTER, acked, sent);
+    await stream(first.ingest, counter, KILL_AFTER, acked, sent, traces);
     // Mid-stream: deliveries of the last requests are still in flight or unacknowledged.
     await first.kill('SIGKILL');
     const second = await spawnRelay(reloaded, dir);
-    await stream(second.ingest, counter, EVENTS, acked, sent);
+    await stream(second.ingest, counter, EVENTS, acked, sent, traces);
     await waitUntil(
       () => covers(rx.delivered, acked) && new Set(reconciled(rx.delivered)).size >= 2,
       120_000,
@@ -568,6 +613,12 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     [],
     'every body fits the published schema, and every scan result carries its kind and detail',
   );
+  assert.deepEqual(
+    rx.badTraces,
+    [],
+    'every request carries the trace its first event was sent in (after the kill too)',
+  );
+  await checkSpans(c, traces.get(acked[acked.length - 1] ?? '') ?? '');
   assert.ok(
     sent.filter((id) => id.startsWith('harbor-scan-')).length >= EVENTS / 20,
     'scan results were part of the stream',
@@ -606,6 +657,27 @@ async function runCase(c: Case): Promise<{ duplicates: number; requests: number 
     assert.deepEqual(firstSeen, acked, 'delivered in acceptance order');
   }
   return { duplicates, requests: rx.requests() };
+}
+
+/**
+ * The spans of the last event's trace reached the OTLP receiver: its ingest span, and an
+ * attempt that delivered it: a child of that ingest span, or, in a batch led by an event of
+ * another trace, an attempt linked to it.
+ */
+async function checkSpans(c: Case, traceId: string): Promise<void> {
+  await otlp?.waitFor(
+    (all) => {
+      const ingest = all.find((s) => s.traceId === traceId && s.kind === 2);
+      if (ingest === undefined) return false;
+      return all.some(
+        (s) =>
+          s.kind === 3 &&
+          ((s.traceId === traceId && s.parentSpanId === ingest.spanId) ||
+            s.links.some((l) => l.traceId === traceId && l.spanId === ingest.spanId)),
+      );
+    },
+    `the spans of the last event's trace (${label(c)})`,
+  );
 }
 
 async function waitForReload(debugUrl: string): Promise<void> {
