@@ -1,4 +1,3 @@
-import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { z } from 'zod';
 import type { SamplerPlan, TracingPlan } from '../telemetry/tracing.ts';
 import { nullToUndefined } from './fields.ts';
@@ -45,6 +44,32 @@ const env1 = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
 };
+
+/**
+ * `key=value,key2=value2`, each side percent-decoded, as the OTEL_* header and resource
+ * variables are written; a malformed entry is a problem naming the variable.
+ */
+function keyValues(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  problems: string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const text = env1(env, name);
+  if (text === undefined) return out;
+  for (const entry of text.split(',')) {
+    if (entry.trim() === '') continue;
+    const cut = entry.indexOf('=');
+    const key = cut < 0 ? '' : entry.slice(0, cut).trim();
+    try {
+      if (key === '') throw new Error('no key');
+      out[decodeURIComponent(key)] = decodeURIComponent(entry.slice(cut + 1).trim());
+    } catch {
+      problems.push(`${name}: "${entry.trim()}" is not key=value (percent-encoded)`);
+    }
+  }
+  return out;
+}
 
 function wanted(config: TelemetryConfig, env: NodeJS.ProcessEnv, problems: string[]): boolean {
   const { enabled } = config.tracing;
@@ -152,7 +177,7 @@ export function tracingPlan(
   if (!wanted(config, env, problems)) return undefined;
   protocolCheck(env, problems);
   const resource: Record<string, string> = {
-    ...parseKeyPairsIntoRecord(env1(env, 'OTEL_RESOURCE_ATTRIBUTES')),
+    ...keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES', problems),
   };
   resource['service.name'] =
     config.tracing.serviceName ??
@@ -162,8 +187,8 @@ export function tracingPlan(
   return {
     url: urlFrom(config, env, problems),
     headers: {
-      ...parseKeyPairsIntoRecord(env1(env, 'OTEL_EXPORTER_OTLP_HEADERS')),
-      ...parseKeyPairsIntoRecord(env1(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS')),
+      ...keyValues(env, 'OTEL_EXPORTER_OTLP_HEADERS', problems),
+      ...keyValues(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', problems),
       ...config.tracing.headers,
     },
     resource,

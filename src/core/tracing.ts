@@ -15,6 +15,8 @@ export interface Tracing {
   ingest(request: IngestRequest): IngestSpan;
   /** Starts the span of one delivery attempt, a child of its (first) event's ingest span. */
   attempt(attempt: AttemptStart): AttemptSpan;
+  /** Told of each export's outcome: `ok`, and how many spans it carried. */
+  onExport(listener: (ok: boolean, spans: number) => void): void;
   /** Exports what is still buffered; called once, at shutdown. */
   shutdown(): Promise<void>;
 }

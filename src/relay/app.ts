@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Broadcaster } from './broadcaster.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -36,9 +35,7 @@ import { registryMetrics } from '../metrics/registries.ts';
 import { buildReconciliation, reconcileView } from './reconciliation.ts';
 import { keeper } from '../ingest/accept.ts';
 import type { Tracing } from '../core/tracing.ts';
-import { redactUrl } from '../core/redact.ts';
-import { tracingPlan } from '../config/telemetry.ts';
-import { SdkTracing } from '../telemetry/tracing.ts';
+import { defaultInstance } from './tracing.ts';
 import type { IngestDeps } from '../ingest/deps.ts';
 
 export interface RelayDeps {
@@ -52,32 +49,8 @@ export interface RelayDeps {
   readonly configFile?: string | undefined;
   /** This relay's name among several (attempts log, status page); host and pid by default. */
   readonly instance?: string | undefined;
-}
-
-/** Tracing as `telemetry.tracing` and the OTEL_* variables ask, or undefined when off. */
-function startTracing(
-  config: RelayConfig,
-  env: NodeJS.ProcessEnv,
-  log: Logger,
-  metrics: RelayMetrics,
-  instance: string,
-): Tracing | undefined {
-  const plan = tracingPlan(config.telemetry, env);
-  if (plan === undefined) return undefined;
-  const resource: Record<string, string> = { 'service.instance.id': instance, ...plan.resource };
-  log.info(
-    { url: redactUrl(plan.url), service: resource['service.name'], sampler: plan.sampler },
-    'tracing: spans are exported over OTLP/HTTP',
-  );
-  return new SdkTracing(
-    { ...plan, resource },
-    {
-      log,
-      onExport: (ok, spans) => {
-        metrics.traceSpans.labels(ok ? 'ok' : 'failed').inc(spans);
-      },
-    },
-  );
+  /** Tracing, when it is on (openTracing; startRelay opens it from the config). */
+  readonly tracing?: Tracing | undefined;
 }
 
 export interface DrainReport {
@@ -131,8 +104,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps): Relay {
   const opened = deps.storage ?? openLocalStorage(config, { log, clock, metrics });
   const { storage, journal } = opened;
   const restored = storage.pendingCounts();
-  const instance = deps.instance ?? `${hostname()}:${String(process.pid)}`;
-  const tracing = startTracing(config, deps.env ?? process.env, log, metrics, instance);
+  const instance = deps.instance ?? defaultInstance();
+  const tracing = deps.tracing;
+  tracing?.onExport((ok, spans) => {
+    metrics.traceSpans.labels(ok ? 'ok' : 'failed').inc(spans);
+  });
   const { attempts, trail } = buildHistory(config.http.debug, storage, instance);
   const view = journal && new JournalView(journal, configuredNames(config), new Map(restored));
   const registries =

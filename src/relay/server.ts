@@ -6,6 +6,7 @@ import { buildRelay, type DrainReport, type Relay, type RelayDeps } from './app.
 import { systemClock } from '../core/clock.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { openStorage } from './storage.ts';
+import { defaultInstance, openTracing } from './tracing.ts';
 
 export interface RunningRelay {
   readonly relay: Relay;
@@ -42,7 +43,10 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
       await waiting.close();
     }
   }
-  const relay = buildRelay(config, { ...deps, storage });
+  const instance = deps.instance ?? defaultInstance();
+  const tracing =
+    deps.tracing ?? (await openTracing(config, deps.env ?? process.env, deps.log, instance));
+  const relay = buildRelay(config, { ...deps, storage, instance, tracing });
   try {
     await relay.ingest.listen({ host: config.http.addr.host, port: config.http.addr.port });
     await relay.debug.listen({ host: config.http.debug.addr.host, port: debugPort });
@@ -50,6 +54,7 @@ export async function startRelay(config: RelayConfig, deps: RelayDeps): Promise<
     await Promise.allSettled([relay.ingest.close(), relay.debug.close()]);
     relay.endpoints.forEach((e) => e.loop?.destroy());
     await relay.storage.close();
+    await tracing?.shutdown();
     throw err;
   }
   relay.markListening();

@@ -59,8 +59,7 @@ export interface SamplerPlan {
   readonly parentBased: boolean;
 }
 
-/** Called with each export's outcome (the relay counts failures). */
-export type ExportListener = (ok: boolean, spans: number) => void;
+type ExportListener = (ok: boolean, spans: number) => void;
 
 function sampler(plan: SamplerPlan): Sampler {
   const root =
@@ -75,16 +74,15 @@ function sampler(plan: SamplerPlan): Sampler {
 /** The exporter, reporting each export's outcome. */
 class CountingExporter implements SpanExporter {
   readonly #next: SpanExporter;
-  readonly #listener: ExportListener;
+  listener: ExportListener | undefined;
 
-  constructor(next: SpanExporter, listener: ExportListener) {
+  constructor(next: SpanExporter) {
     this.#next = next;
-    this.#listener = listener;
   }
 
   export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
     this.#next.export(spans, (result) => {
-      this.#listener(result.code === ExportResultCode.SUCCESS, spans.length);
+      this.listener?.(result.code === ExportResultCode.SUCCESS, spans.length);
       done(result);
     });
   }
@@ -187,12 +185,10 @@ class SdkAttemptSpan implements AttemptSpan {
 export class SdkTracing implements Tracing {
   readonly #provider: TracerProvider;
   readonly #tracer: Tracer;
+  readonly #exporter: CountingExporter;
   #stopped: Promise<void> | undefined;
 
-  constructor(
-    plan: TracingPlan,
-    opts: { log: Logger; onExport?: ExportListener; exporter?: SpanExporter },
-  ) {
+  constructor(plan: TracingPlan, opts: { log: Logger }) {
     const log = opts.log.child({ component: 'tracing' });
     // The SDK reports failed exports through `diag`; they reach the relay's log.
     diag.setLogger(
@@ -209,20 +205,19 @@ export class SdkTracing implements Tracing {
       },
       { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
     );
-    const exporter =
-      opts.exporter ??
+    this.#exporter = new CountingExporter(
       new OTLPTraceExporter({
         url: plan.url,
         headers: { ...plan.headers },
         timeoutMillis: plan.timeoutMs,
-      });
+      }),
+    );
     this.#provider = new TracerProvider({
       resource: resourceFromAttributes(plan.resource),
       sampler: sampler(plan.sampler),
       spanProcessors: [
         new BatchSpanProcessor({
-          exporter:
-            opts.onExport === undefined ? exporter : new CountingExporter(exporter, opts.onExport),
+          exporter: this.#exporter,
           // Spans wait at most a second before they leave, in batches of up to 512.
           scheduledDelayMillis: 1_000,
           maxQueueSize: 8_192,
@@ -290,6 +285,10 @@ export class SdkTracing implements Tracing {
       parent ?? ROOT_CONTEXT,
     );
     return new SdkAttemptSpan(span);
+  }
+
+  onExport(listener: ExportListener): void {
+    this.#exporter.listener = listener;
   }
 
   shutdown(): Promise<void> {

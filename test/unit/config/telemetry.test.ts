@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/load.ts';
 import { tracingPlan, type TelemetryConfig } from '../../../src/config/telemetry.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
+import { startTestRelay } from '../../support/helpers.ts';
 
 const ENDPOINTS = `
 notifications:
@@ -140,5 +142,29 @@ telemetry:
       problems.some((p) => p.includes('colour')),
       problems.join('\n'),
     );
+  });
+
+  it('off, a running relay has not loaded the OpenTelemetry SDK at all', async () => {
+    const relay = await startTestRelay([{ name: 'a', url: 'http://127.0.0.1:9/' }]);
+    await relay.stop();
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    assert.ok(loaded.length > 0, 'the CommonJS cache is where the SDK would be');
+    // The API alone (prom-client's dependency, for exemplars) is loaded either way.
+    assert.ok(loaded.some((f) => f.includes('@opentelemetry/api/')));
+    assert.deepEqual(
+      loaded.filter((f) => f.includes('@opentelemetry') && !f.includes('@opentelemetry/api/')),
+      [],
+    );
+  });
+
+  it('names a malformed OTEL_RESOURCE_ATTRIBUTES entry', () => {
+    const problems = refused('', {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_RESOURCE_ATTRIBUTES: 'team=platform,oops,site=%E0%A4%A',
+    });
+    assert.deepEqual(problems, [
+      'OTEL_RESOURCE_ATTRIBUTES: "oops" is not key=value (percent-encoded)',
+      'OTEL_RESOURCE_ATTRIBUTES: "site=%E0%A4%A" is not key=value (percent-encoded)',
+    ]);
   });
 });
