@@ -154,10 +154,13 @@ export class RetryingSink implements Sink<Delivery> {
   }
 
   #logFailure(delivery: Delivery, attempt: number, err: unknown): void {
-    const ids =
+    const one =
       delivery.events.length === 1
         ? { eventId: delivery.id }
         : { deliveryId: delivery.id, events: delivery.events.length };
+    // With tracing on, the line names the attempt's span, to find it in the traces.
+    const span = this.#tracing === undefined ? undefined : spanIds(delivery.trace?.traceparent);
+    const ids = span === undefined ? one : { ...one, ...span };
     if (err instanceof DeliveryError) {
       this.#log.warn(
         {
@@ -200,4 +203,11 @@ function failureOf(
     return { status: err.status, code: err.causeCode ?? err.code, message };
   }
   return { code: 'INTERNAL', message };
+}
+
+/** The trace and span id of a traceparent, as log fields. */
+function spanIds(traceparent: string | undefined): { traceId: string; spanId: string } | undefined {
+  const m =
+    traceparent === undefined ? null : /^00-([0-9a-f]{32})-([0-9a-f]{16})-/.exec(traceparent);
+  return m === null ? undefined : { traceId: m[1] ?? '', spanId: m[2] ?? '' };
 }

@@ -94,6 +94,12 @@ describe('tracing', () => {
     assert.equal(failed.attributes['error.type'], 'RELAY_HTTP_STATUS');
     assert.equal(failed.status, ERROR);
     assert.equal(typeof failed.attributes['relay.retry.delay_ms'], 'number', 'the retry delay');
+    // The failure's log line names the span, to go from the log to the trace.
+    const logged = relay.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l['msg']).startsWith('delivery attempt failed'));
+    assert.equal(logged?.['traceId'], sent.traceId);
+    assert.equal(logged['spanId'], failed.spanId);
     assert.equal(delivered?.attributes['relay.attempt'], 2);
     assert.equal(delivered.attributes['http.response.status_code'], 200);
     assert.notEqual(delivered.status, ERROR);
