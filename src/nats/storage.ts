@@ -21,6 +21,7 @@ import { NatsAttempts } from './attempts.ts';
 import { NatsControl } from './control.ts';
 import { NatsDeadLetters } from './dead-letters.ts';
 import { ensureStream } from './streams.ts';
+import { JetStreamPublisher, type Publish } from './publisher.ts';
 import { endpointOfToken, endpointToken, H, setTrace, TRACE_HEADERS, traceIn } from './subjects.ts';
 import {
   type Backlog,
@@ -57,6 +58,12 @@ export interface NatsStorageOptions extends NatsConnectionOptions {
   /** How long a message handed to an instance is its own before another may take it. */
   readonly ackWaitMs: number;
 }
+
+/** JetStream's de-duplication header: the server stores one message per id in its window. */
+const MSG_ID = 'Nats-Msg-Id';
+
+/** How long a request's publishes may wait for JetStream's acknowledgements. */
+const PUBLISH_TIMEOUT_MS = 5_000;
 
 /** How long one pull request stays open on the server. */
 const PULL_EXPIRES_MS = 1_000;
@@ -100,6 +107,7 @@ export class NatsStorage
   readonly durable = true;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
+  readonly #publisher: JetStreamPublisher;
   readonly #jsm: JetStreamManager;
   readonly #opts: NatsStorageOptions;
   readonly #log: Logger;
@@ -125,6 +133,7 @@ export class NatsStorage
     this.#walks = new NatsWalks(nc, opts.stream, opts.replicas);
     this.#nc = nc;
     this.#js = jetstream(nc);
+    this.#publisher = new JetStreamPublisher(nc);
     this.#jsm = jsm;
     this.#opts = opts;
     this.#log = log;
@@ -206,27 +215,26 @@ export class NatsStorage
     if (this.#closed) {
       throw new StorageUnavailableError('RELAY_STORAGE_WRITE', 'storage closed');
     }
-    const publishes: Promise<unknown>[] = [];
+    const group: Publish[] = [];
     events.forEach((event, i) => {
       for (const name of targets[i] ?? []) {
         const token = endpointToken(name);
         const h = headers();
+        h.set(MSG_ID, `${token}:${event.id}`);
         h.set(H.acceptedAt, String(event.acceptedAt));
         h.set(H.eventId, event.id);
         h.set(H.action, event.action);
         if (event.mediaType !== undefined) h.set(H.mediaType, event.mediaType);
         if (event.trace !== undefined) setTrace(h, event.trace);
-        publishes.push(
-          this.#js.publish(`${this.#opts.stream}.ep.${token}`, event.envelope, {
-            msgID: `${token}:${event.id}`,
-            headers: h,
-            timeout: 5_000,
-          }),
-        );
+        group.push({
+          subject: `${this.#opts.stream}.ep.${token}`,
+          data: event.envelope,
+          headers: h,
+        });
       }
     });
     try {
-      await Promise.all(publishes);
+      await this.#publisher.publish(group, PUBLISH_TIMEOUT_MS);
     } catch (err) {
       throw unavailable(err);
     }
@@ -236,6 +244,30 @@ export class NatsStorage
   }
 
   #nextTurn: Promise<void> | undefined;
+
+  /** Messages settled this turn whose acknowledgements have not gone out yet. */
+  #acks: JsMsg[] = [];
+
+  /**
+   * Acknowledges `msg` at the end of this event-loop turn, with every other message settled
+   * in it: one socket write for all of them rather than one per delivery (each delivery
+   * settles in a callback of its own, and the client writes at the end of each). Nothing
+   * waits on an ack's answer, so the only change is a message settled in the last turn
+   * before a crash being delivered again, which at-least-once allows; close sends them.
+   */
+  ackSoon(msg: JsMsg): void {
+    if (this.#acks.push(msg) === 1) {
+      setImmediate(() => {
+        this.#flushAcks();
+      });
+    }
+  }
+
+  #flushAcks(): void {
+    const acks = this.#acks;
+    this.#acks = [];
+    for (const m of acks) m.ack();
+  }
 
   /** Resolves once this event-loop turn's I/O is handled (shared by its appends). */
   #turn(): Promise<void> {
@@ -479,6 +511,7 @@ export class NatsStorage
       await this.#control.forget(this.#announced).catch(() => undefined);
     }
     await Promise.all([...this.#backlogs.values()].map((b) => b.stop()));
+    this.#flushAcks();
     try {
       // Acks and naks are sent without waiting for an answer: the server has them all
       // once it answered this round trip.
@@ -618,7 +651,8 @@ export class NatsBacklog implements Backlog, DefersRetries {
   ack(events: readonly RelayEvent[]): void {
     for (const e of events) {
       this.#leased.delete(e);
-      this.#settle(e)?.ack();
+      const msg = this.#settle(e);
+      if (msg !== undefined) this.#storage.ackSoon(msg);
     }
     this.#stored = Math.max(0, this.#stored - events.length);
   }
