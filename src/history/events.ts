@@ -1,3 +1,4 @@
+import { Ring } from '../core/ring.ts';
 import type { NewEvent, RelayEvent } from '../core/event.ts';
 
 /** Where one event is for one endpoint, as this relay saw it. */
@@ -39,6 +40,12 @@ interface Kept {
 export class EventTrail {
   readonly #keep: number;
   readonly #events = new Map<string, Kept>();
+  /**
+   * The kept ids in acceptance order: the oldest goes from here, not from the Map's own
+   * order. Finding a Map's first key after deleting its head skips every deleted slot
+   * until V8 rehashes, about 11 µs an event at the default `keep`.
+   */
+  readonly #order = new Ring<string>();
 
   constructor(keep: number) {
     this.#keep = keep;
@@ -59,9 +66,10 @@ export class EventTrail {
         routes,
         marks: undefined,
       });
+      this.#order.push(event.id);
       if (this.#events.size > this.#keep) {
-        const oldest = this.#events.keys().next();
-        if (oldest.done !== true) this.#events.delete(oldest.value);
+        const oldest = this.#order.shift();
+        if (oldest !== undefined) this.#events.delete(oldest);
       }
     });
   }

@@ -97,7 +97,7 @@ export function acceptor(deps: IngestDeps): Accept {
           `events refused with 503: ${err.message}`,
         );
         void reply.header('retry-after', '10');
-        await refuse(
+        void refuse(
           reply,
           503,
           `${deps.storageName}_${full ? 'full' : 'unavailable'}`,
@@ -108,7 +108,7 @@ export function acceptor(deps: IngestDeps): Accept {
       // Not a condition of storage: a defect. Logged whole and answered as one, so the
       // registry retries and whoever reads the log sees a bug, not a shutdown.
       req.log.error({ reqId: req.id, err, events: count }, 'ingest failed unexpectedly');
-      await reply.code(500).send(INTERNAL);
+      void reply.code(500).send(INTERNAL);
       return undefined;
     }
     const { accepted, duplicates } = kept;
@@ -119,7 +119,9 @@ export function acceptor(deps: IngestDeps): Accept {
       );
     }
     span?.end({ status: 202, accepted, duplicates });
-    await reply.code(202).send({ accepted, duplicates });
+    // Not awaited: awaiting a reply waits for the response to finish (listeners on the
+    // socket's stream per request), and nothing here needs that.
+    void reply.code(202).send({ accepted, duplicates });
     return { accepted, duplicates };
   };
 }
