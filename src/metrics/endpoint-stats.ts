@@ -1,4 +1,4 @@
-import type { Counter } from 'prom-client';
+import type { CounterCell } from './cells.ts';
 import type { RelayEvent } from '../core/event.ts';
 import { statusText } from '../core/status.ts';
 import type { AttemptOutcome, EndpointListener, SkipReason } from '../endpoint/listener.ts';
@@ -77,30 +77,31 @@ export class EndpointStats implements EndpointListener {
   readonly #metrics: RelayMetrics;
   readonly #endpoint: string;
   readonly #prom;
-  readonly #statusCounters = new Map<number, { key: string; counter: Counter.Internal }>();
+  readonly #statusCounters = new Map<number, { key: string; counter: CounterCell }>();
 
   constructor(endpoint: string, metrics: RelayMetrics, clock: Clock) {
     this.#endpoint = endpoint;
     this.#metrics = metrics;
     this.#clock = clock;
-    // Children bound once: label lookup stays off the per-event path.
+    // Cells for the series every event or attempt touches (see cells.ts); children bound
+    // once for the rest: label lookup stays off the per-event path.
     this.#prom = {
-      events: metrics.events.labels('Events', endpoint),
-      successes: metrics.events.labels('Successes', endpoint),
-      failures: metrics.events.labels('Failures', endpoint),
-      errors: metrics.events.labels('Errors', endpoint),
-      pending: metrics.pending.labels(endpoint),
+      events: metrics.events.cell({ type: 'Events', endpoint }),
+      successes: metrics.events.cell({ type: 'Successes', endpoint }),
+      failures: metrics.events.cell({ type: 'Failures', endpoint }),
+      errors: metrics.events.cell({ type: 'Errors', endpoint }),
+      pending: metrics.pending.cell({ endpoint }),
       dropped: metrics.dropped.labels(endpoint),
       deadLettered: metrics.deadLettered.labels(endpoint),
       filtered: metrics.filtered.labels(endpoint),
       duplicates: metrics.resolvedDuplicates.labels(endpoint),
       rateWait: metrics.rateLimitWait.labels(endpoint),
       rateLimited: metrics.rateLimited.labels(endpoint),
-      latency: metrics.deliveryLatency.labels(endpoint),
+      latency: metrics.deliveryLatency.cell({ endpoint }),
       requestEvents: metrics.requestEvents.labels(endpoint),
-      attemptSuccess: metrics.attemptDuration.labels(endpoint, 'success'),
-      attemptFailure: metrics.attemptDuration.labels(endpoint, 'failure'),
-      attemptError: metrics.attemptDuration.labels(endpoint, 'error'),
+      attemptSuccess: metrics.attemptDuration.cell({ endpoint, outcome: 'success' }),
+      attemptFailure: metrics.attemptDuration.cell({ endpoint, outcome: 'failure' }),
+      attemptError: metrics.attemptDuration.cell({ endpoint, outcome: 'error' }),
     };
     // Every series exists from the start, so a scrape shows the endpoint before traffic.
     this.#prom.events.inc(0);
@@ -230,11 +231,14 @@ export class EndpointStats implements EndpointListener {
     }
   }
 
-  #statusCounter(status: number): { key: string; counter: Counter.Internal } {
+  #statusCounter(status: number): { key: string; counter: CounterCell } {
     let entry = this.#statusCounters.get(status);
     if (entry === undefined) {
       const key = statusText(status);
-      entry = { key, counter: this.#metrics.statuses.labels(key, this.#endpoint) };
+      entry = {
+        key,
+        counter: this.#metrics.statuses.cell({ code: key, endpoint: this.#endpoint }),
+      };
       this.#statusCounters.set(status, entry);
     }
     return entry;

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, Registry } from 'prom-client';
+import { CellCounter, CellGauge, CellHistogram } from './cells.ts';
 
 const LATENCY_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
@@ -15,33 +16,33 @@ export function createMetrics() {
   const registers = [register];
   return {
     register,
-    events: new Counter({
+    events: new CellCounter({
       name: 'registry_notifications_events_total',
       help: 'Events per endpoint by type: Events (queued after filtering), Successes, Failures and Errors (attempts).',
       labelNames: ['type', 'endpoint'] as const,
       registers,
     }),
     // A gauge despite the suffix: the registry named it so, and dashboards use the name.
-    pending: new Gauge({
+    pending: new CellGauge({
       name: 'registry_notifications_pending_total',
       help: 'Events accepted for the endpoint and not yet delivered or dropped.',
       labelNames: ['endpoint'] as const,
       registers,
     }),
-    statuses: new Counter({
+    statuses: new CellCounter({
       name: 'registry_notifications_status_total',
       help: 'HTTP answers per endpoint, by status line such as "202 Accepted".',
       labelNames: ['code', 'endpoint'] as const,
       registers,
     }),
-    deliveryLatency: new Histogram({
+    deliveryLatency: new CellHistogram({
       name: 'relay_delivery_latency_seconds',
       help: 'Time from ingest accepting an event to the endpoint answering 2xx for it, retries included.',
       labelNames: ['endpoint'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    attemptDuration: new Histogram({
+    attemptDuration: new CellHistogram({
       name: 'relay_attempt_duration_seconds',
       help: 'Duration of single HTTP delivery attempts, by outcome (success, failure, error).',
       labelNames: ['endpoint', 'outcome'] as const,
