@@ -119,7 +119,7 @@ export async function fanoutScenario(): Promise<Row[]> {
         baseline: base,
         unit: '/s',
       },
-      0.7,
+      0.85,
     ),
   ];
 }

@@ -91,7 +91,7 @@ export async function ingestScenario(seconds = 8, rounds = 2): Promise<Row[]> {
         baseline: b.perSecond,
         unit: '/s',
       },
-      0.6,
+      0.8,
     ),
     {
       scenario: 'ingest',

@@ -1,6 +1,8 @@
 // Scenario "latency": send-to-receipt latency of events, each in its own request as the
 // registry sends them, to 10 receivers through the relay, in memory, with the journal and on
-// one JetStream node; baseline: the same events POSTed straight to the same 10 receivers.
+// one JetStream node; baseline: the same events through a bare forwarder (bench/forwarder.ts:
+// Node's http server and one undici connection per receiver, one request at a time, as the
+// relay by default), which shows what this machine's scheduling costs any forwarder.
 // The load is a quarter of the fan-out capacity measured first in the same run (a fixed
 // rate measured a queue, not latency, on a slow day). Receivers compute the latency from
 // `benchSentAt` (epoch ms, stamped just before sending) on the same machine clock.
@@ -15,7 +17,10 @@ import {
   quantile,
   startBenchReceivers,
   startRelayProcess,
+  track,
 } from './lib.ts';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { atMost, type Row } from './result.ts';
 import { rate, relayRun as fanoutRun, slowest } from './fanout.ts';
 import { natsBinary, startNats } from '../test/support/nats-server.ts';
@@ -40,22 +45,40 @@ async function run(events: number, send: (body: string) => Promise<void>): Promi
 const total = (events: number): number =>
   Math.round(events * WARMUP_SECONDS) + Math.round(events * SECONDS);
 
-async function direct(events: number): Promise<number[]> {
+/** Baseline: the same events through a bare forwarder (bench/forwarder.ts), same receivers. */
+export async function forwarded(events: number): Promise<number[]> {
   const receivers = await startBenchReceivers(RECEIVERS, { latency: true });
-  const posters = receivers.urls.map((url) => poster(url, 2));
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(new URL('.', import.meta.url).pathname, 'forwarder.ts'),
+        ...receivers.urls,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  const port = await new Promise<string>((resolve) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+  });
+  const ingest = poster(`http://127.0.0.1:${port}/events`);
   try {
-    await run(events, async (body) => {
-      await Promise.all(posters.map((p) => p.post(body)));
-    });
+    await run(events, (body) => ingest.post(body));
     await receivers.completion(total(events), 0);
     return await receivers.latencies();
   } finally {
-    await Promise.all(posters.map((p) => p.close()));
+    await ingest.close();
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
     receivers.stop();
   }
 }
 
-async function viaRelay(events: number, storage: 'memory' | 'journal' | 'nats'): Promise<number[]> {
+export async function viaRelay(
+  events: number,
+  storage: 'memory' | 'journal' | 'nats',
+): Promise<number[]> {
   const receivers = await startBenchReceivers(RECEIVERS, { latency: true });
   const bin = natsBinary();
   if (storage === 'nats' && bin === undefined) throw new Error('nats-server is not installed');
@@ -86,7 +109,7 @@ export async function latencyScenario(): Promise<Row[]> {
   // This run's capacity: delivered events/s to the 10 receivers, in memory.
   const capacity = rate(RECEIVERS, slowest(await fanoutRun(RECEIVERS)));
   const events = Math.max(10, Math.round(capacity / 4 / RECEIVERS));
-  const base = await direct(events);
+  const base = await forwarded(events);
   const measured = {
     memory: await viaRelay(events, 'memory'),
     journal: await viaRelay(events, 'journal'),

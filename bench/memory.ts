@@ -43,7 +43,8 @@ export async function memoryScenario(): Promise<Row[]> {
           baseline: eventBytes,
           unit: 'B',
         },
-        1024,
+        // Its own JSON plus less than 300 bytes.
+        eventBytes + 300,
       ),
       {
         scenario: 'memory',
