@@ -9,6 +9,8 @@ export interface Publish {
 
 interface Waiting {
   left: number;
+  /** The reply subjects' numbers of the group's messages. */
+  readonly numbers: number[];
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
   readonly timer: ReturnType<typeof setTimeout>;
@@ -61,10 +63,12 @@ export class JetStreamPublisher {
           new Error(`no acknowledgement from JetStream within ${String(timeoutMs)}ms`),
         );
       }, timeoutMs);
-      this.#waiting.set(id, { left: group.length, resolve, reject, timer });
+      const numbers: number[] = [];
+      this.#waiting.set(id, { left: group.length, numbers, resolve, reject, timer });
       try {
         for (const p of group) {
           const n = ++this.#next;
+          numbers.push(n);
           this.#groupOf.set(n, id);
           this.#nc.publish(p.subject, p.data, {
             headers: p.headers,
@@ -102,7 +106,7 @@ export class JetStreamPublisher {
     clearTimeout(waiting.timer);
     this.#waiting.delete(id);
     // The group's other answers, if they come, find no group and are dropped.
-    for (const [n, g] of this.#groupOf) if (g === id) this.#groupOf.delete(n);
+    for (const n of waiting.numbers) this.#groupOf.delete(n);
     waiting.reject(err);
   }
 }

@@ -266,7 +266,15 @@ export class NatsStorage
   #flushAcks(): void {
     const acks = this.#acks;
     this.#acks = [];
-    for (const m of acks) m.ack();
+    for (const m of acks) {
+      try {
+        m.ack();
+      } catch (err) {
+        // The connection closed under it: the server offers the message again after
+        // ackWait (delivered once more, as after a relay's death).
+        this.#log.warn({ err, seq: m.seq }, 'could not acknowledge a delivered message');
+      }
+    }
   }
 
   /** Resolves once this event-loop turn's I/O is handled (shared by its appends). */
