@@ -19,29 +19,48 @@ import {
 
 type Labels<T extends string> = Readonly<Record<T, string>>;
 
-/** The label set's key: its values in the metric's label order. */
-function keyOf<T extends string>(names: readonly T[], labels: Labels<T>): string {
-  return names.map((n) => labels[n]).join('\u0000');
-}
+/** A metric's cells by label set: found, listed, and dropped as prom-client drops series. */
+class Cells<T extends string, C> {
+  readonly #names: readonly T[];
+  readonly #make: () => C;
+  readonly #cells = new Map<string, { labels: LabelValues<T>; cell: C }>();
 
-/** A labelled series of the metric whose values its label names list, in that order. */
-function ordered<T extends string>(names: readonly T[], labels: Labels<T>): LabelValues<T> {
-  const out: LabelValues<T> = {};
-  for (const n of names) out[n] = labels[n];
-  return out;
-}
-
-/** The label values `remove(...values)` names, as a label set. */
-function removed<T extends string>(
-  names: readonly T[],
-  args: readonly (string | number | LabelValues<T>)[],
-): string | undefined {
-  const [first] = args;
-  if (args.length === 1 && typeof first === 'object') {
-    return names.map((n) => String(first[n])).join('\u0000');
+  constructor(names: readonly T[], make: () => C) {
+    this.#names = names;
+    this.#make = make;
   }
-  if (args.length !== names.length) return undefined;
-  return args.map(String).join('\u0000');
+
+  /** The series of `labels` as a cell (the same cell for the same labels). */
+  cell(labels: Labels<T>): C {
+    const key = this.#names.map((n) => labels[n]).join('\u0000');
+    let found = this.#cells.get(key);
+    if (found === undefined) {
+      // The labels in the metric's order, as prom-client exports its own series.
+      const ordered: LabelValues<T> = {};
+      for (const n of this.#names) ordered[n] = labels[n];
+      found = { labels: ordered, cell: this.#make() };
+      this.#cells.set(key, found);
+    }
+    return found.cell;
+  }
+
+  entries(): IterableIterator<{ labels: LabelValues<T>; cell: C }> {
+    return this.#cells.values();
+  }
+
+  /** Drops the cell `remove(...values)` names (the values in order, or one label set). */
+  remove(args: readonly (string | number | LabelValues<T>)[]): void {
+    const [first] = args;
+    if (args.length === 1 && typeof first === 'object') {
+      this.#cells.delete(this.#names.map((n) => String(first[n])).join('\u0000'));
+    } else if (args.length === this.#names.length) {
+      this.#cells.delete(args.map(String).join('\u0000'));
+    }
+  }
+
+  clear(): void {
+    this.#cells.clear();
+  }
 }
 
 export class CounterCell {
@@ -64,39 +83,34 @@ export class GaugeCell {
   }
 }
 
+/** A counter or gauge's exported values: its own series, then its cells'. */
+function withCells<T extends string>(
+  metric: MetricObjectWithValues<MetricValueWithName<T>>,
+  cells: Cells<T, { value: number }>,
+): MetricObjectWithValues<MetricValueWithName<T>> {
+  const values = [...cells.entries()].map(({ labels, cell }) => ({ labels, value: cell.value }));
+  return { ...metric, values: [...metric.values, ...values] };
+}
+
 /** A counter whose hot series are cells. */
 export class CellCounter<T extends string> extends Counter<T> {
-  readonly #names: readonly T[];
-  readonly #cells = new Map<string, { labels: LabelValues<T>; cell: CounterCell }>();
+  readonly #cells: Cells<T, CounterCell>;
 
   constructor(config: CounterConfiguration<T> & { labelNames: readonly T[] }) {
     super(config);
-    this.#names = config.labelNames;
+    this.#cells = new Cells(config.labelNames, () => new CounterCell());
   }
 
-  /** The series of `labels` as a cell (the same cell for the same labels). */
   cell(labels: Labels<T>): CounterCell {
-    const key = keyOf(this.#names, labels);
-    let found = this.#cells.get(key);
-    if (found === undefined) {
-      found = { labels: ordered(this.#names, labels), cell: new CounterCell() };
-      this.#cells.set(key, found);
-    }
-    return found.cell;
+    return this.#cells.cell(labels);
   }
 
   override async get(): Promise<MetricObjectWithValues<MetricValueWithName<T>>> {
-    const metric = await super.get();
-    const cells = [...this.#cells.values()].map(({ labels, cell }) => ({
-      labels,
-      value: cell.value,
-    }));
-    return { ...metric, values: [...metric.values, ...cells] };
+    return withCells(await super.get(), this.#cells);
   }
 
   override remove(...args: (string | number | LabelValues<T>)[]): void {
-    const key = removed(this.#names, args);
-    if (key !== undefined) this.#cells.delete(key);
+    this.#cells.remove(args);
     super.remove(...(args as [LabelValues<T>]));
   }
 
@@ -109,41 +123,28 @@ export class CellCounter<T extends string> extends Counter<T> {
 
 /** A gauge whose hot series are cells. */
 export class CellGauge<T extends string> extends Gauge<T> {
-  readonly #names: readonly T[];
-  readonly #cells = new Map<string, { labels: LabelValues<T>; cell: GaugeCell }>();
+  readonly #cells: Cells<T, GaugeCell>;
 
   constructor(config: GaugeConfiguration<T> & { labelNames: readonly T[] }) {
     super(config);
-    this.#names = config.labelNames;
+    this.#cells = new Cells(config.labelNames, () => new GaugeCell());
   }
 
   cell(labels: Labels<T>): GaugeCell {
-    const key = keyOf(this.#names, labels);
-    let found = this.#cells.get(key);
-    if (found === undefined) {
-      found = { labels: ordered(this.#names, labels), cell: new GaugeCell() };
-      this.#cells.set(key, found);
-    }
-    return found.cell;
+    return this.#cells.cell(labels);
   }
 
   override async get(): Promise<MetricObjectWithValues<MetricValueWithName<T>>> {
-    const metric = await super.get();
-    const cells = [...this.#cells.values()].map(({ labels, cell }) => ({
-      labels,
-      value: cell.value,
-    }));
-    return { ...metric, values: [...metric.values, ...cells] };
+    return withCells(await super.get(), this.#cells);
   }
 
   override remove(...args: (string | number | LabelValues<T>)[]): void {
-    const key = removed(this.#names, args);
-    if (key !== undefined) this.#cells.delete(key);
+    this.#cells.remove(args);
     super.remove(...(args as [LabelValues<T>]));
   }
 
   override reset(): void {
-    // prom-client's constructor calls reset() before this class's fields exist.
+    // As for the counter: called by prom-client's constructor first.
     if (#cells in this) this.#cells.clear();
     super.reset();
   }
@@ -188,9 +189,8 @@ interface PromStringSource {
 
 /** A histogram whose hot series are cells. */
 export class CellHistogram<T extends string> extends Histogram<T> {
-  readonly #names: readonly T[];
   readonly #bounds: readonly number[];
-  readonly #cells = new Map<string, { labels: LabelValues<T>; cell: HistogramCell }>();
+  readonly #cells: Cells<T, HistogramCell>;
   readonly #name: string;
 
   constructor(
@@ -198,25 +198,20 @@ export class CellHistogram<T extends string> extends Histogram<T> {
   ) {
     super({ ...config, buckets: [...config.buckets] });
     this.#name = config.name;
-    this.#names = config.labelNames;
-    this.#bounds = [...config.buckets].sort((a, b) => a - b);
+    const bounds = [...config.buckets].sort((a, b) => a - b);
+    this.#bounds = bounds;
+    this.#cells = new Cells(config.labelNames, () => new HistogramCell(bounds));
   }
 
   cell(labels: Labels<T>): HistogramCell {
-    const key = keyOf(this.#names, labels);
-    let found = this.#cells.get(key);
-    if (found === undefined) {
-      found = { labels: ordered(this.#names, labels), cell: new HistogramCell(this.#bounds) };
-      this.#cells.set(key, found);
-    }
-    return found.cell;
+    return this.#cells.cell(labels);
   }
 
   /** Each cell's values as prom-client's own histogram exports them (labels not yet splayed). */
   #exported(): Exported<T>[] {
     const out: Exported<T>[] = [];
     const bucket = `${this.#name}_bucket`;
-    for (const { labels, cell } of this.#cells.values()) {
+    for (const { labels, cell } of this.#cells.entries()) {
       let acc = 0;
       this.#bounds.forEach((le, i) => {
         acc += cell.counts[i] ?? 0;
@@ -266,13 +261,12 @@ export class CellHistogram<T extends string> extends Histogram<T> {
   }
 
   override remove(...args: (string | number | LabelValues<T>)[]): void {
-    const key = removed(this.#names, args);
-    if (key !== undefined) this.#cells.delete(key);
+    this.#cells.remove(args);
     super.remove(...(args as [LabelValues<T>]));
   }
 
   override reset(): void {
-    // prom-client's constructor calls reset() before this class's fields exist.
+    // As for the counter: called by prom-client's constructor first.
     if (#cells in this) this.#cells.clear();
     super.reset();
   }
